@@ -1,0 +1,2 @@
+# db/: every .c file here is part of the library (libctxbench.a).
+LIB_SRCS += $(wildcard db/*.c)

@@ -1,0 +1,2 @@
+# experiments/: every .c file here is part of the library (libctxbench.a).
+LIB_SRCS += $(wildcard experiments/*.c)

@@ -1,0 +1,2 @@
+# platforms/: every .c file here is part of the library (libctxbench.a).
+LIB_SRCS += $(wildcard platforms/*.c)
