@@ -116,29 +116,82 @@ int store_breakdown_put(store *s, int64_t measurement_id, const char *op_class,
 
 /* Resumption: sets *done to 1 when a measurement of this point (params_hash,
  * subject, impl, phase) exists in some run of the same experiment, config
- * hash, scale, platform and source revision (and dirtiness). */
+ * hash, scale, platform and source revision (and dirtiness).  A NULL subject,
+ * impl or phase matches any (a point measured as a whole).  The run's status
+ * does not matter: a committed measurement counts. */
 int store_point_done(store *s, const store_run_info *info, const char *subject,
                      const char *impl, const char *phase, const char *params_hash,
                      int *done, cb_err *err);
 
-/* ---- reading (for `db` and reports) ---- */
+/* ---- reading (for `db` and reports) ----
+ *
+ * JSON keys are the column names of the schema (db/migrations.c).  NULL and
+ * "not applicable" are JSON null; flags (dirty, supported, predicted) are the
+ * integers 0/1 (dirty null when unknown); times are UTC text
+ * "YYYY-MM-DDTHH:MM:SS.SSSZ".
+ *   platform:    id, fingerprint, arch, cpu_vendor, cpu_model, n_packages, n_numa,
+ *                n_cores, n_pus, caches [{level, type, size_bytes, line_bytes,
+ *                instances}], kinds [{efficiency, n_cores, n_pus, cpulist, core_type,
+ *                info}], isa, simd_best, mem_bytes, os, kernel, governor, boost, thp,
+ *                first_seen, last_seen, peak_gbps, peak_gflops, has_topology,
+ *                probes [{kind, threads, value, session, measured_at}]
+ *   measurement: id, run_uuid, subject, impl, phase, params (parsed), params_json
+ *                (canonical text), params_hash, threads, reps, median_s, mean_s,
+ *                stddev_s, mad_s, min_s, max_s, p05_s, p95_s, ci_lo_s, ci_hi_s, cv,
+ *                overhead_s, flops, bytes, state_bytes, peak_rss_kb, created_at,
+ *                derived: gflops, gbps, intensity, frac_peak_gflops, frac_peak_gbps,
+ *                roofline_gflops; samples [seconds, in order]; counters [{name, unit,
+ *                supported, per_rep, reason}]; breakdown [{op_class, seconds}];
+ *                metrics [{name, value, unit, predicted, created_at}] */
 
 /* Runs, newest first, as a JSON array of objects (uuid, experiment, scale,
  * status, started, ended, platform fingerprint, revision, dirty, n_measurements,
- * origin).  experiment may be NULL for all.  Caller owns the reference. */
+ * origin).  experiment may be NULL for all.  Caller owns the reference.
+ * Keys: id, uuid, experiment, scale, status, started and started_at, ended and
+ * ended_at (null while running), platform_id, fingerprint, cpu_model, revision,
+ * dirty, n_measurements, origin, host. */
 json_t *store_runs_json(store *s, const char *experiment, cb_err *err);
 
 /* One run in full, as a JSON object: the run's columns, its platform, and its
  * measurements with statistics, counters and metrics.  uuid may be a unique
- * prefix.  NULL with err when not found or ambiguous. */
+ * prefix.  NULL with err when not found or ambiguous.
+ * Keys: id, uuid, experiment, config_path, config_text, config_hash, scale,
+ * platform_id, revision, dirty, compiler, cflags, seed (a decimal string above
+ * INT64_MAX), started_at, ended_at, status, origin, pid, host, boot_id,
+ * platform {platform keys, without topology_xml}, measurements [measurement],
+ * metrics [run-level metrics].  Caller owns the reference. */
 json_t *store_run_json(store *s, const char *uuid, cb_err *err);
 
 /* The latest complete-or-interrupted run of each experiment on each platform,
- * with measurements, as store_run_json objects in a JSON array (for reports). */
+ * with measurements, as store_run_json objects in a JSON array (for reports).
+ * Because a resumed run measures only the points its predecessors missed,
+ * "measurements" holds the newest measurement of every point over the runs
+ * that share the latest run's identity (as store_point_done matches it), are
+ * not running and started no later than it; each object adds "runs" [{uuid,
+ * status, started_at, ended_at}], newest first: the latest run and every run
+ * that contributed a measurement.  experiment may be NULL for all.  Ordered by
+ * experiment then platform.  Caller owns the reference. */
 json_t *store_latest_runs_json(store *s, const char *experiment, cb_err *err);
 
-/* A platform by id as a JSON object with its probe figures. */
+/* A platform by id as a JSON object with its probe figures (the platform keys
+ * above, plus topology_xml, null when never given).  Caller owns the reference. */
 json_t *store_platform_json(store *s, int64_t platform_id, cb_err *err);
+
+/* ---- archive ---- */
+
+/* Copies a run into this database, given as a store_run_json object (from
+ * another database), in one transaction: its platform is found by fingerprint
+ * or created (a new one with its probes, peaks and, when the object carries
+ * it, topology_xml; an existing one is left as it is); the run keeps its uuid,
+ * configuration, provenance, times and status (one that was still running
+ * comes in interrupted, ended at its last measurement); its origin becomes
+ * origin (e.g. the archive's name; NULL keeps the object's); and every
+ * measurement comes with its samples, counters, breakdown and metrics.  Sets
+ * *imported (may be NULL) to 1, or to 0 when a run with that uuid is already
+ * here (then nothing changes).  Returns 0, or -1 with err naming the field at
+ * fault; on error nothing changes. */
+int store_run_import(store *s, const json_t *run, const char *origin, int *imported,
+                     cb_err *err);
 
 /* PRAGMA integrity_check and foreign_key_check; fills a one-line verdict and
  * sets *ok.  Also reports the schema version. */

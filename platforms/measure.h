@@ -13,6 +13,7 @@
 #ifndef CTXBENCH_PLATFORMS_MEASURE_H
 #define CTXBENCH_PLATFORMS_MEASURE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "platforms/stats.h"
@@ -55,6 +56,13 @@ typedef struct meas_opts {
  * stops the measurement. */
 typedef int (*meas_fn)(void *ctx, cb_err *err);
 
+/* Why the timed loop stopped (recorded, so a capped measurement is visible). */
+typedef enum meas_stop {
+    MEAS_STOP_DONE,      /* min_reps and min_time_s both reached */
+    MEAS_STOP_MAX_REPS,  /* max_reps reached before min_time_s */
+    MEAS_STOP_MAX_TIME,  /* max_time_s ran out, possibly before min_reps */
+} meas_stop;
+
 typedef struct meas_result {
     double *samples_s;   /* (n) seconds per repetition, in the order run; owned */
     int n;
@@ -63,6 +71,7 @@ typedef struct meas_result {
     long peak_rss_kb;    /* process peak RSS after the measurement */
     double overhead_s;   /* the core's own cost per repetition (timer + call), measured */
     double wall_s;       /* wall time of the whole measurement, warm-ups included */
+    meas_stop stop;      /* why the timed loop ended */
 } meas_result;
 
 /* Fills o with the defaults above. */
@@ -70,7 +79,9 @@ void meas_opts_default(meas_opts *o);
 
 /* Measures fn(ctx).  Returns 0 and a filled result (free with meas_result_free),
  * or -1 with err (the closure's error, or bad options); on error out holds no
- * memory. */
+ * memory.  Bad options: warmups < 0, min_reps < 1, max_reps outside
+ * [min_reps, 10^7], max_time_s outside (0, 10^6], min_time_s outside
+ * [0, max_time_s].  At least one timed repetition always runs. */
 int meas_run(const meas_opts *o, meas_fn fn, void *ctx, meas_result *out, cb_err *err);
 
 /* Frees the samples; out may be NULL or zeroed. */
@@ -82,5 +93,12 @@ double meas_overhead_s(void);
 
 /* Process peak resident set size in KiB (getrusage), or -1. */
 long meas_peak_rss_kb(void);
+
+/* "done", "max-reps" or "max-time" (static strings). */
+const char *meas_stop_name(meas_stop s);
+
+/* Bytes of the buffer a cache flush walks: twice the largest last-level cache
+ * of any CPU (sysfs, else sysconf), or 64 MiB when unknown.  Computed once. */
+size_t meas_flush_bytes(void);
 
 #endif

@@ -20,12 +20,18 @@ int cb_wrap(cb_err *err, const char *fmt, ...)
 {
     if (!err)
         return -1;
-    char prefix[512], old[sizeof err->msg];
+    char prefix[512];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
-    memcpy(old, err->msg, sizeof old);
-    snprintf(err->msg, sizeof err->msg, "%s: %s", prefix, old);
+    /* Shift the old message right by "prefix: " and write the prefix in front;
+     * the tail is cut if the whole does not fit. */
+    size_t plen = strlen(prefix), cap = sizeof err->msg;
+    memmove(err->msg + plen + 2, err->msg, cap - plen - 3);
+    err->msg[cap - 1] = '\0';
+    memcpy(err->msg, prefix, plen);
+    err->msg[plen] = ':';
+    err->msg[plen + 1] = ' ';
     return -1;
 }

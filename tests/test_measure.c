@@ -1,0 +1,553 @@
+/* tests/test_measure.c — platforms/measure.c and counters.c: the stopping rule,
+ * error propagation, samples and statistics, counters and their verdicts, the
+ * core's overhead.
+ *
+ * Never: performance targets.  Time bounds here are loose sanity bounds (a
+ * run-away guard, an overhead below 10 us) that any machine meets. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "platforms/counters.h" /* private header: ctr_verdict, ctr_set */
+#include "platforms/measure.h"
+#include "util/clock.h"
+
+/* A closure that counts its calls, may sleep, and may fail on call fail_at. */
+typedef struct call_ctx {
+    int calls;
+    int fail_at;       /* 1-based call that fails; 0: never */
+    int fail_silent;   /* 1: fail without filling err */
+    long sleep_us;     /* per call */
+    int sleep_grows;   /* 1: call k sleeps sleep_us * 4^(k-1) */
+} call_ctx;
+
+static void sleep_us(long us)
+{
+    struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
+    while (nanosleep(&ts, &ts) != 0) {
+    }
+}
+
+static int call_fn(void *ctx, cb_err *err)
+{
+    call_ctx *c = ctx;
+    c->calls++;
+    if (c->fail_at && c->calls == c->fail_at)
+        return c->fail_silent ? -1 : cb_fail(err, "closure failed at call %d", c->calls);
+    if (c->sleep_us) {
+        long us = c->sleep_us;
+        for (int k = 1; c->sleep_grows && k < c->calls; k++)
+            us *= 4;
+        sleep_us(us);
+    }
+    return 0;
+}
+
+/* Burns CPU in the calling thread until it has used `ns` of its own CPU time. */
+static void burn_cpu_ns(int64_t ns)
+{
+    struct timespec ts;
+    volatile double x = 1;
+    for (;;) {
+        for (int i = 0; i < 10000; i++)
+            x = x * 1.0000001 + 1e-9;
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+        if ((int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec >= ns)
+            return;
+    }
+}
+
+static void *burn_thread(void *arg)
+{
+    (void)arg;
+    burn_cpu_ns(20 * 1000000);
+    return NULL;
+}
+
+/* Spawns a worker that burns 20 ms of CPU and joins it. */
+static int spawn_fn(void *ctx, cb_err *err)
+{
+    (void)ctx;
+    pthread_t t;
+    if (pthread_create(&t, NULL, burn_thread, NULL) != 0)
+        return cb_fail(err, "pthread_create failed");
+    pthread_join(t, NULL);
+    return 0;
+}
+
+/* A closure that touches a little memory: something for the counters to see. */
+static int touch_fn(void *ctx, cb_err *err)
+{
+    (void)err;
+    volatile unsigned char *buf = ctx;
+    for (int i = 0; i < 1 << 16; i += 64)
+        buf[i] = (unsigned char)(buf[i] + 1);
+    return 0;
+}
+
+static meas_opts quick_opts(void)
+{
+    meas_opts o;
+    meas_opts_default(&o);
+    o.warmups = 0;
+    o.min_reps = 1;
+    o.max_reps = 1000;
+    o.min_time_s = 0;
+    o.max_time_s = 30;
+    return o;
+}
+
+static double sum_samples(const meas_result *r)
+{
+    double s = 0;
+    for (int i = 0; i < r->n; i++)
+        s += r->samples_s[i];
+    return s;
+}
+
+static void assert_result_empty(const meas_result *r)
+{
+    assert_null(r->samples_s);
+    assert_int_equal(r->n, 0);
+    assert_null(r->counters[0].name);
+}
+
+static void test_01_defaults(void **state)
+{
+    (void)state;
+    meas_opts o;
+    memset(&o, 0x5a, sizeof o);
+    meas_opts_default(&o);
+    assert_int_equal(o.warmups, 2);
+    assert_int_equal(o.min_reps, 10);
+    assert_int_equal(o.max_reps, 10000);
+    assert_true(o.min_time_s == 0.2);
+    assert_true(o.max_time_s == 10);
+    assert_int_equal(o.flush_cache, 0);
+    assert_int_equal(o.counters, 0);
+}
+
+static void test_02_counts_warmups_and_reps(void **state)
+{
+    (void)state;
+    meas_opts o = quick_opts();
+    o.warmups = 3;
+    o.min_reps = 10;
+    call_ctx c = {0};
+    meas_result r;
+    cb_err err = {{0}};
+    assert_int_equal(meas_run(&o, call_fn, &c, &r, &err), 0);
+    assert_int_equal(c.calls, o.warmups + r.n);
+    /* min_time 0: the loop stops as soon as min_reps are done */
+    assert_int_equal(r.n, 10);
+    assert_int_equal(r.stop, MEAS_STOP_DONE);
+    assert_string_equal(meas_stop_name(r.stop), "done");
+    assert_non_null(r.samples_s);
+    for (int i = 0; i < r.n; i++)
+        assert_true(r.samples_s[i] >= 0);
+    meas_result_free(&r);
+}
+
+static void test_03_min_time_respected(void **state)
+{
+    (void)state;
+    meas_opts o = quick_opts();
+    o.min_reps = 1;
+    o.min_time_s = 0.05;
+    call_ctx c = {.sleep_us = 1000};
+    meas_result r;
+    cb_err err;
+    assert_int_equal(meas_run(&o, call_fn, &c, &r, &err), 0);
+    assert_int_equal(r.stop, MEAS_STOP_DONE);
+    assert_true(sum_samples(&r) >= 0.05);
+    assert_true(r.n * 0.001 >= 0.05 * 0.5); /* each call sleeps >= 1 ms, so n is ~40-50 */
+    assert_true(r.n > 1);
+    meas_result_free(&r);
+}
+
+static void test_04_max_reps_caps(void **state)
+{
+    (void)state;
+    meas_opts o = quick_opts();
+    o.min_reps = 5;
+    o.max_reps = 20;
+    o.min_time_s = 5; /* never reached by a trivial closure in 20 reps */
+    o.max_time_s = 60;
+    call_ctx c = {0};
+    meas_result r;
+    cb_err err;
+    assert_int_equal(meas_run(&o, call_fn, &c, &r, &err), 0);
+    assert_int_equal(r.n, 20);
+    assert_int_equal(c.calls, 20);
+    assert_int_equal(r.stop, MEAS_STOP_MAX_REPS);
+    assert_string_equal(meas_stop_name(r.stop), "max-reps");
+    meas_result_free(&r);
+}
+
+static void test_05_max_time_caps_slow_closure(void **state)
+{
+    (void)state;
+    meas_opts o = quick_opts();
+    o.min_reps = 1000; /* max_time_s wins over min_reps */
+    o.max_reps = 10000;
+    o.max_time_s = 0.1;
+    call_ctx c = {.sleep_us = 20000};
+    meas_result r;
+    cb_err err;
+    assert_int_equal(meas_run(&o, call_fn, &c, &r, &err), 0);
+    assert_true(r.n >= 1 && r.n < 1000);
+    assert_int_equal(r.stop, MEAS_STOP_MAX_TIME);
+    assert_string_equal(meas_stop_name(r.stop), "max-time");
+    assert_int_equal(r.stats.n, r.n);
+    assert_true(r.wall_s < 5); /* run-away guard, not a performance target */
+    meas_result_free(&r);
+}
+
+static void test_06_max_time_stops_warmups(void **state)
+{
+    (void)state;
+    meas_opts o = quick_opts();
+    o.warmups = 10;
+    o.min_reps = 5;
+    o.max_time_s = 0.05;
+    call_ctx c = {.sleep_us = 30000};
+    meas_result r;
+    cb_err err;
+    assert_int_equal(meas_run(&o, call_fn, &c, &r, &err), 0);
+    assert_int_equal(r.n, 1); /* the budget is spent: one timed repetition, no more */
+    assert_true(c.calls < 1 + o.warmups);
+    assert_int_equal(r.stop, MEAS_STOP_MAX_TIME);
+    meas_result_free(&r);
+}
+
+static void test_07_closure_error_in_loop(void **state)
+{
+    (void)state;
+    meas_opts o = quick_opts();
+    o.warmups = 2;
+    o.min_reps = 10;
+    o.counters = 1;
+    call_ctx c = {.fail_at = 5};
+    meas_result r;
+    cb_err err = {{0}};
+    assert_int_equal(meas_run(&o, call_fn, &c, &r, &err), -1);
+    assert_string_equal(err.msg, "closure failed at call 5");
+    assert_int_equal(c.calls, 5); /* the error stops the run */
+    assert_result_empty(&r);
+    meas_result_free(&r); /* harmless on the emptied result */
+}
+
+static void test_08_closure_error_in_warmup(void **state)
+{
+    (void)state;
+    meas_opts o = quick_opts();
+    o.warmups = 3;
+    o.flush_cache = 1;
+    call_ctx c = {.fail_at = 1};
+    meas_result r;
+    cb_err err = {{0}};
+    assert_int_equal(meas_run(&o, call_fn, &c, &r, &err), -1);
+    assert_string_equal(err.msg, "closure failed at call 1");
+    assert_int_equal(c.calls, 1);
+    assert_result_empty(&r);
+}
+
+static void test_09_silent_failure_gets_message(void **state)
+{
+    (void)state;
+    meas_opts o = quick_opts();
+    o.min_reps = 3;
+    call_ctx c = {.fail_at = 2, .fail_silent = 1};
+    meas_result r;
+    cb_err err;
+    strcpy(err.msg, "stale message from an earlier call");
+    assert_int_equal(meas_run(&o, call_fn, &c, &r, &err), -1);
+    assert_non_null(strstr(err.msg, "without a message"));
+    c.calls = 0;
+    assert_int_equal(meas_run(&o, call_fn, &c, &r, NULL), -1); /* NULL err is allowed */
+    assert_result_empty(&r);
+}
+
+static void test_10_stats_match_samples(void **state)
+{
+    (void)state;
+    meas_opts o = quick_opts();
+    o.min_reps = 50;
+    call_ctx c = {0};
+    meas_result r;
+    cb_err err;
+    assert_int_equal(meas_run(&o, call_fn, &c, &r, &err), 0);
+    meas_stats s;
+    assert_int_equal(stats_compute(r.samples_s, r.n, &s), 0);
+    assert_int_equal(r.stats.n, r.n);
+    assert_true(r.stats.median == s.median && r.stats.mean == s.mean);
+    assert_true(r.stats.stddev == s.stddev && r.stats.mad == s.mad);
+    assert_true(r.stats.min == s.min && r.stats.max == s.max);
+    assert_true(r.stats.p05 == s.p05 && r.stats.p95 == s.p95);
+    assert_true(r.stats.ci_lo == s.ci_lo && r.stats.ci_hi == s.ci_hi);
+    assert_true(r.stats.cv == s.cv);
+    assert_true(r.wall_s >= sum_samples(&r));
+    meas_result_free(&r);
+    assert_null(r.samples_s);
+    assert_int_equal(r.n, 0);
+}
+
+static void test_11_samples_in_order(void **state)
+{
+    (void)state;
+    meas_opts o = quick_opts();
+    o.min_reps = o.max_reps = 4;
+    call_ctx c = {.sleep_us = 1000, .sleep_grows = 1}; /* 1, 4, 16, 64 ms */
+    meas_result r;
+    cb_err err;
+    assert_int_equal(meas_run(&o, call_fn, &c, &r, &err), 0);
+    assert_int_equal(r.n, 4);
+    for (int i = 1; i < r.n; i++)
+        assert_true(r.samples_s[i] > r.samples_s[i - 1]);
+    assert_true(r.samples_s[3] >= 0.064);
+    meas_result_free(&r);
+}
+
+static void test_12_counters_verdicts(void **state)
+{
+    (void)state;
+    meas_opts o = quick_opts();
+    o.min_reps = 20;
+    o.counters = 1;
+    unsigned char *buf = calloc(1, 1 << 16);
+    assert_non_null(buf);
+    meas_result r;
+    cb_err err;
+    assert_int_equal(meas_run(&o, touch_fn, buf, &r, &err), 0);
+    for (int i = 0; i < CTR_COUNT; i++) {
+        const ctr_value *v = &r.counters[i];
+        assert_non_null(v->name);
+        assert_non_null(v->unit);
+        assert_true(v->supported == 0 || v->supported == 1);
+        if (!v->supported)
+            assert_true(v->reason[0] != '\0'); /* a missing counter always says why */
+        else
+            assert_true(v->per_rep >= 0);
+    }
+    /* software counters exist wherever perf_event_open is allowed */
+    assert_string_equal(r.counters[CTR_TASK_CLOCK].name, "task-clock");
+    assert_string_equal(r.counters[CTR_TASK_CLOCK].unit, "ns");
+    assert_int_equal(r.counters[CTR_TASK_CLOCK].supported, 1);
+    assert_true(r.counters[CTR_TASK_CLOCK].per_rep > 0);
+    assert_string_equal(r.counters[CTR_PAGE_FAULTS].name, "page-faults");
+    assert_int_equal(r.counters[CTR_PAGE_FAULTS].supported, 1);
+    assert_string_equal(r.counters[CTR_CYCLES].name, "cycles");
+    assert_string_equal(r.counters[CTR_INSTRUCTIONS].name, "instructions");
+    meas_result_free(&r);
+    free(buf);
+}
+
+static void test_13_counters_not_requested(void **state)
+{
+    (void)state;
+    meas_opts o = quick_opts();
+    o.counters = 0;
+    call_ctx c = {0};
+    meas_result r;
+    cb_err err;
+    assert_int_equal(meas_run(&o, call_fn, &c, &r, &err), 0);
+    for (int i = 0; i < CTR_COUNT; i++) {
+        assert_non_null(r.counters[i].name);
+        assert_int_equal(r.counters[i].supported, 0);
+        assert_string_equal(r.counters[i].reason, "not requested");
+        for (int j = 0; j < i; j++)
+            assert_string_not_equal(r.counters[i].name, r.counters[j].name);
+    }
+    meas_result_free(&r);
+}
+
+/* inherit=1: a worker thread the closure creates is counted; the main thread
+ * alone only waits in pthread_join and would show well under 20 ms. */
+static void test_14_counters_include_spawned_threads(void **state)
+{
+    (void)state;
+    meas_opts o = quick_opts();
+    o.min_reps = o.max_reps = 3;
+    o.counters = 1;
+    meas_result r;
+    cb_err err;
+    assert_int_equal(meas_run(&o, spawn_fn, NULL, &r, &err), 0);
+    const ctr_value *tc = &r.counters[CTR_TASK_CLOCK];
+    assert_int_equal(tc->supported, 1);
+    assert_true(tc->per_rep >= 15e6); /* each worker burns 20 ms of its own CPU time */
+    meas_result_free(&r);
+}
+
+static void test_15_overhead(void **state)
+{
+    (void)state;
+    double ov = meas_overhead_s();
+    assert_true(ov > 0);
+    assert_true(ov < 10e-6); /* sanity bound, not a performance target */
+    assert_true(meas_overhead_s() == ov); /* calibrated once per process */
+    meas_opts o = quick_opts();
+    call_ctx c = {0};
+    meas_result r;
+    cb_err err;
+    assert_int_equal(meas_run(&o, call_fn, &c, &r, &err), 0);
+    assert_true(r.overhead_s == ov);
+    meas_result_free(&r);
+}
+
+static void test_16_flush_cache(void **state)
+{
+    (void)state;
+    size_t fb = meas_flush_bytes();
+    assert_true(fb >= ((size_t)1 << 20) && fb <= ((size_t)1 << 30));
+    meas_opts o = quick_opts();
+    o.warmups = 1;
+    o.min_reps = o.max_reps = 5;
+    o.flush_cache = 1;
+    o.counters = 1;
+    unsigned char *buf = calloc(1, 1 << 16);
+    assert_non_null(buf);
+    meas_result r;
+    cb_err err;
+    assert_int_equal(meas_run(&o, touch_fn, buf, &r, &err), 0);
+    assert_int_equal(r.n, 5);
+    assert_int_equal(r.counters[CTR_TASK_CLOCK].supported, 1);
+    assert_true(r.wall_s >= sum_samples(&r));
+    meas_result_free(&r);
+    free(buf);
+}
+
+static void test_17_peak_rss(void **state)
+{
+    (void)state;
+    assert_true(meas_peak_rss_kb() > 0);
+    meas_opts o = quick_opts();
+    call_ctx c = {0};
+    meas_result r;
+    cb_err err;
+    assert_int_equal(meas_run(&o, call_fn, &c, &r, &err), 0);
+    assert_true(r.peak_rss_kb > 0);
+    meas_result_free(&r);
+}
+
+static void test_18_bad_options(void **state)
+{
+    (void)state;
+    meas_opts good = quick_opts();
+    call_ctx c = {0};
+    meas_result r;
+    cb_err err;
+    struct {
+        const char *field;
+        meas_opts o;
+    } bad[8];
+    for (int i = 0; i < 8; i++)
+        bad[i].o = good;
+    bad[0].field = "warmups", bad[0].o.warmups = -1;
+    bad[1].field = "min_reps", bad[1].o.min_reps = 0;
+    bad[2].field = "max_reps", bad[2].o.max_reps = 0;
+    bad[3].field = "max_reps", bad[3].o.max_reps = 2000000000;
+    bad[4].field = "max_time_s", bad[4].o.max_time_s = 0;
+    bad[5].field = "max_time_s", bad[5].o.max_time_s = NAN;
+    bad[6].field = "min_time_s", bad[6].o.min_time_s = -1;
+    bad[7].field = "min_time_s", bad[7].o.min_time_s = 60; /* above max_time_s */
+    for (int i = 0; i < 8; i++) {
+        err.msg[0] = '\0';
+        assert_int_equal(meas_run(&bad[i].o, call_fn, &c, &r, &err), -1);
+        assert_non_null(strstr(err.msg, bad[i].field));
+        assert_result_empty(&r);
+    }
+    assert_int_equal(c.calls, 0); /* bad options never run the closure */
+    assert_int_equal(meas_run(&good, NULL, &c, &r, &err), -1);
+    assert_int_equal(meas_run(NULL, call_fn, &c, &r, &err), -1);
+    assert_int_equal(meas_run(&good, call_fn, &c, NULL, &err), -1);
+}
+
+static void test_19_result_free_tolerant(void **state)
+{
+    (void)state;
+    meas_result_free(NULL);
+    meas_result r;
+    memset(&r, 0, sizeof r);
+    meas_result_free(&r);
+    assert_null(r.samples_s);
+}
+
+/* No PMU here, so multiplexing cannot be provoked: the verdict is checked on
+ * made-up readings instead. */
+static void test_20_counter_verdict_from_reading(void **state)
+{
+    (void)state;
+    ctr_value v = {.name = "cycles", .unit = "count", .supported = 1};
+    ctr_reading full = {.value = 1000, .time_enabled = 500, .time_running = 500};
+    ctr_verdict(&full, 10, &v);
+    assert_int_equal(v.supported, 1);
+    assert_true(v.per_rep == 100);
+
+    ctr_reading half = {.value = 1000, .time_enabled = 800, .time_running = 400};
+    ctr_verdict(&half, 10, &v); /* multiplexed: counted half the time, scaled x2 */
+    assert_int_equal(v.supported, 1);
+    assert_true(v.per_rep == 200);
+
+    ctr_reading never = {.value = 0, .time_enabled = 800, .time_running = 0};
+    ctr_verdict(&never, 10, &v);
+    assert_int_equal(v.supported, 0);
+    assert_string_equal(v.reason, "not scheduled");
+    assert_true(v.per_rep == 0);
+}
+
+static void test_21_counter_set_lifecycle(void **state)
+{
+    (void)state;
+    ctr_set cs;
+    ctr_init(&cs);
+    ctr_close(&cs); /* closing a set that never opened touches no descriptor */
+    ctr_value vals[CTR_COUNT];
+    ctr_open(&cs, vals);
+    ctr_start(&cs);
+    ctr_pause(&cs);
+    ctr_resume(&cs);
+    ctr_stop(&cs);
+    ctr_read(&cs, 1, vals);
+    for (int i = 0; i < CTR_COUNT; i++)
+        assert_true(vals[i].supported ? cs.fd[i] >= 0 : vals[i].reason[0] != '\0');
+    ctr_close(&cs);
+    for (int i = 0; i < CTR_COUNT; i++)
+        assert_int_equal(cs.fd[i], -1);
+    ctr_close(&cs); /* twice is harmless */
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_01_defaults),
+        cmocka_unit_test(test_02_counts_warmups_and_reps),
+        cmocka_unit_test(test_03_min_time_respected),
+        cmocka_unit_test(test_04_max_reps_caps),
+        cmocka_unit_test(test_05_max_time_caps_slow_closure),
+        cmocka_unit_test(test_06_max_time_stops_warmups),
+        cmocka_unit_test(test_07_closure_error_in_loop),
+        cmocka_unit_test(test_08_closure_error_in_warmup),
+        cmocka_unit_test(test_09_silent_failure_gets_message),
+        cmocka_unit_test(test_10_stats_match_samples),
+        cmocka_unit_test(test_11_samples_in_order),
+        cmocka_unit_test(test_12_counters_verdicts),
+        cmocka_unit_test(test_13_counters_not_requested),
+        cmocka_unit_test(test_14_counters_include_spawned_threads),
+        cmocka_unit_test(test_15_overhead),
+        cmocka_unit_test(test_16_flush_cache),
+        cmocka_unit_test(test_17_peak_rss),
+        cmocka_unit_test(test_18_bad_options),
+        cmocka_unit_test(test_19_result_free_tolerant),
+        cmocka_unit_test(test_20_counter_verdict_from_reading),
+        cmocka_unit_test(test_21_counter_set_lifecycle),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
