@@ -362,6 +362,11 @@ static int spec_control(const spec_reader *rd, exp_spec *spec, cb_err *err)
     m->max_reps = (int)v[4];
     if (m->max_reps < m->min_reps)
         m->max_reps = m->min_reps;
+    if (m->min_time_s > m->max_time_s) {
+        const spec_entry *e = spec_effective(rd, "experiment", spec->scale, "min_time");
+        return cb_fail(err, "%s:%d: min_time = %g is longer than max_time = %g", rd->path,
+                       e ? e->line : 0, m->min_time_s, m->max_time_s);
+    }
     const spec_entry *e;
     if ((e = spec_find(rd, "experiment", "flush_cache")) && spec_bool(rd, e, &m->flush_cache, err))
         return -1;

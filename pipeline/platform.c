@@ -9,6 +9,7 @@
 
 #include "pipeline/cli.h"
 #include "pipeline/stage.h"
+#include "reports/report.h"
 
 static const char platform_usage[] =
     "usage: ctxbench platform [--json] [--xml FILE] [--probe [--if-missing]] [--db PATH]\n"
@@ -110,14 +111,12 @@ static void platform_print(const plat_info *p)
            p->dirty == 1 ? " (dirty)" : p->dirty < 0 ? " (unknown)" : "");
 }
 
-/* Prints the probe figures stored for the platform (the latest of each). */
+/* Prints the latest probe figure of each kind and thread count. */
 static void platform_print_probes(const json_t *platform)
 {
-    const json_t *probes = json_object_get(platform, "probes");
-    if (json_array_size(probes) == 0) {
+    json_t *probes = report_latest_probes(platform);
+    if (json_array_size(probes) == 0)
         printf("roofline   not measured yet (ctxbench platform --probe)\n");
-        return;
-    }
     size_t i;
     json_t *p;
     json_array_foreach(probes, i, p) {
@@ -128,6 +127,7 @@ static void platform_print_probes(const json_t *platform)
                kind && strstr(kind, "gbps") ? "GB/s" : "GFLOP/s",
                json_string_value(json_object_get(p, "measured_at")));
     }
+    json_decref(probes);
 }
 
 static int platform_probe(stage_machine *m, int if_missing)

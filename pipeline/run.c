@@ -100,6 +100,21 @@ static void run_info_fill(const exp_spec *spec, const stage_machine *m, store_ru
     info->seed = spec->seed;
 }
 
+/* Records how many pool workers are bound to their cores (a refused binding
+ * is not fatal, but results taken with it must say so). */
+static int run_record_binding(stage_machine *m, int64_t run_id, cb_err *err)
+{
+    int n = pool_size(m->pool), bound = pool_n_bound(m->pool);
+    if (bound < n) {
+        char report[512];
+        pool_binding_report(m->pool, report, sizeof report);
+        fprintf(stderr, "ctxbench: warning: %s\n", report);
+    }
+    if (store_metric_put(m->store, run_id, 0, "pool_workers", n, "count", 0, err) != 0)
+        return -1;
+    return store_metric_put(m->store, run_id, 0, "pool_workers_bound", bound, "count", 0, err);
+}
+
 /* Marks in todo[] the points still to measure; returns how many, or -1. */
 static int run_plan(store *s, const exp_spec *spec, const store_run_info *info, int force,
                     char *todo, cb_err *err)
@@ -167,7 +182,8 @@ int stage_run_spec(stage_machine *m, const exp_spec *spec, int force)
         char uuid[CB_UUID_LEN];
         int64_t run_id;
         run_catch_signals();
-        if (store_run_begin(m->store, &info, uuid, &run_id, &err) != 0) {
+        if (store_run_begin(m->store, &info, uuid, &run_id, &err) != 0 ||
+            run_record_binding(m, run_id, &err) != 0) {
             free(todo);
             return cli_fail(&err);
         }

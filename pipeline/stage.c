@@ -31,6 +31,7 @@ int stage_machine_attach(stage_machine *m, const char *db_path, cb_err *err)
 
 void stage_machine_close(stage_machine *m)
 {
+    pool_release_caller(); /* pool_run leaves the calling thread bound to a core */
     store_close(m->store);
     pool_free(m->pool);
     plat_topo_free(m->topo);

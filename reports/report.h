@@ -27,9 +27,13 @@ typedef struct report_roof {
     int threads;    /* the thread count the figures were measured at */
 } report_roof;
 
+/* The latest probe figure of each (kind, threads) of a platform JSON object
+ * (as store_platform_json returns), as a new JSON array (caller decrefs). */
+json_t *report_latest_probes(const json_t *platform);
+
 /* Picks the probe figures for `threads` from a platform JSON object (as
  * store_platform_json returns): the figures at that thread count when probed,
- * else the best at any count.  Exposed for tests. */
+ * else the best at any count, from the latest figures.  Exposed for tests. */
 report_roof report_roof_for(const json_t *platform, int threads);
 
 #endif

@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
-# Runs each test program given on the command line (cmocka binaries), shows
-# their output, and ends with one summary line "tests: N passed, N failed".
-# Exits non-zero if any test failed or any program crashed.
+# Runs each cmocka test program given on the command line with TAP output,
+# shows it, and ends with one summary line "tests: N passed, N failed".  A
+# program that crashes or exits non-zero without reporting a failed test
+# counts as one more failure.  Exits non-zero if anything failed.
 set -u
-passed=0 failed=0 crashed=0
+export CMOCKA_MESSAGE_OUTPUT=TAP
+passed=0 failed=0
 for t in "$@"; do
+  echo "# $t"
   out=$("$t" 2>&1); rc=$?
   printf '%s\n' "$out"
-  p=$(printf '%s\n' "$out" | sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' | awk '{s+=$1} END {print s+0}')
-  f=$(printf '%s\n' "$out" | sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' | awk '{s+=$1} END {print s+0}')
+  p=$(grep -c '^ok ' <<<"$out")
+  f=$(grep -c '^not ok ' <<<"$out")
   passed=$((passed + p)); failed=$((failed + f))
   if [[ $rc -ne 0 && $f -eq 0 ]]; then
-    echo "run-tests: $t exited with status $rc" >&2; crashed=$((crashed + 1)); failed=$((failed + 1))
+    echo "run-tests: $t exited with status $rc" >&2; failed=$((failed + 1))
   fi
 done
 echo "tests: $passed passed, $failed failed"

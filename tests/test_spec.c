@@ -164,6 +164,7 @@ static void test_07_malformed_values(void **state)
     expect_refused(HEAD "[sweep]\nthreads = 0\n", 5, "threads = 0 is out of range");
     expect_refused(HEAD "repetitions = many\n", 4, "repetitions = 'many'");
     expect_refused(HEAD "order = random\n", 4, "expected sequential or shuffled");
+    expect_refused(HEAD "min_time = 20\n", 4, "min_time = 20 is longer than max_time = 10");
     expect_refused(HEAD "flush_cache = maybe\n", 4, "expected yes or no");
     expect_refused(HEAD "[sweep]\nthis line has no equals sign\n", 5, "expected '[section]' or 'key = value'");
 }
