@@ -79,8 +79,14 @@ int stage_measure_point(stage_machine *m, const exp_runner *runner, const exp_po
     if (runner->prepare(&env, point, &c, err) != 0)
         return -1;
     stage_guard guard = {.fn = c.fn, .ctx = c.ctx};
+    /* Count the pool's workers too: they existed before the measurement, so
+     * perf would not inherit them, and they do the work of shares 1..n-1. */
+    int tids[MEAS_MAX_EXTRA_TIDS];
+    meas_opts counted = *opts;
+    counted.extra_tids = tids;
+    counted.n_extra_tids = pool_thread_ids(m->pool, tids, MEAS_MAX_EXTRA_TIDS);
     meas_result res = {0};
-    int rc = meas_run(opts, stage_guarded_rep, &guard, &res, err);
+    int rc = meas_run(&counted, stage_guarded_rep, &guard, &res, err);
     if (rc == 0)
         rc = stage_store_case(m, point, &c, &res, run_id, err);
     meas_result_free(&res);

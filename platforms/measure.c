@@ -4,8 +4,9 @@
  * region:
  *   1. check the options; allocate the samples (max_reps) and, if asked, the
  *      cache-flush buffer (touched once so its page faults happen now);
- *   2. open the counters, disabled (before the warm-ups, so threads the
- *      closure creates while warming up inherit them);
+ *   2. open the counters, disabled, on the calling thread and on each
+ *      extra_tids thread (before the warm-ups, so threads the closure creates
+ *      while warming up inherit them);
  *   3. warm-ups, untimed, stopping early if max_time_s runs out;
  *   4. enable the counters, run the timed loop (meas_timed_loop), disable;
  *   5. read the counters, compute the statistics, hand the samples to out.
@@ -68,6 +69,8 @@ void meas_opts_default(meas_opts *o)
     o->max_time_s = 10;
     o->flush_cache = 0;
     o->counters = 0;
+    o->extra_tids = NULL;
+    o->n_extra_tids = 0;
 }
 
 const char *meas_stop_name(meas_stop s)
@@ -202,7 +205,8 @@ static void meas_flush(unsigned char *buf, size_t len)
 }
 
 /* Flush outside the timed region; the counters pause so they count the
- * closure, not the flush (two ioctl rounds per repetition, untimed).  Known
+ * closure, not the flush (two ioctl rounds per repetition, untimed, over
+ * every counted thread's descriptors: CTR_COUNT per thread).  Known
  * bias: task-clock counts kernel time too, so each repetition's value then
  * includes the kernel side of its own re-enable and disable (measured 1-5 us
  * on the development VM, the high end with the caches just flushed).  The
@@ -306,6 +310,9 @@ static int meas_check_opts(const meas_opts *o, meas_fn fn, cb_err *err)
     if (!(o->min_time_s >= 0 && o->min_time_s <= o->max_time_s))
         return cb_fail(err, "measure: min_time_s must be in [0, max_time_s=%g] (got %g)",
                        o->max_time_s, o->min_time_s);
+    if (o->n_extra_tids < 0 || (o->n_extra_tids > 0 && !o->extra_tids))
+        return cb_fail(err, "measure: extra_tids must list n_extra_tids >= 0 tids (got %d%s)",
+                       o->n_extra_tids, o->extra_tids ? "" : ", no list");
     return 0;
 }
 
@@ -369,7 +376,7 @@ int meas_run(const meas_opts *o, meas_fn fn, void *ctx, meas_result *out, cb_err
         goto done;
     }
     if (o->counters) {
-        ctr_open(&cs, out->counters);
+        ctr_open(&cs, o->extra_tids, o->n_extra_tids, out->counters);
         L.ctr = &cs;
     } else {
         ctr_mark_all(out->counters, "not requested");

@@ -8,6 +8,10 @@
  * is written) before each repetition, outside the timed region.  Counters are
  * read around the whole timed loop and reported per repetition; a counter the
  * machine does not provide is marked unsupported with the reason, never zero.
+ * They count the calling thread, the threads the closure creates, and the
+ * already existing threads listed in extra_tids — the work a closure hands to
+ * a thread pool created beforehand is counted only if its workers are listed
+ * there (pool_thread_ids()).
  *
  * Never: no SQL, no printing. */
 #ifndef CTXBENCH_PLATFORMS_MEASURE_H
@@ -42,6 +46,9 @@ typedef struct ctr_value {
     char reason[96];     /* why unsupported, e.g. "perf_event_open: No such file or directory" */
 } ctr_value;
 
+/* The most extra_tids a measurement counts (see meas_opts). */
+#define MEAS_MAX_EXTRA_TIDS 64
+
 typedef struct meas_opts {
     int warmups;         /* default 2 */
     int min_reps;        /* default 10 */
@@ -50,6 +57,15 @@ typedef struct meas_opts {
     double max_time_s;   /* default 10 */
     int flush_cache;     /* 1: flush caches before each repetition (untimed) */
     int counters;        /* 1: read perf counters around the timed loop */
+    /* (n_extra_tids) existing threads of this process (kernel tids) counted
+     * besides the calling thread and the threads the closure creates, e.g. a
+     * pool's workers.  Default NULL/0.  Used only with counters = 1; the
+     * calling thread's own tid and repeats are skipped.  A tid that is not a
+     * thread of this process, or more than MEAS_MAX_EXTRA_TIDS of them, makes
+     * every counter unsupported with the reason (never a partial count); a
+     * counter that cannot be opened on one of them is unsupported, naming it. */
+    const int *extra_tids;
+    int n_extra_tids;
 } meas_opts;
 
 /* One repetition of the work being measured.  Returns 0, or -1 with err, which
@@ -81,7 +97,8 @@ void meas_opts_default(meas_opts *o);
  * or -1 with err (the closure's error, or bad options); on error out holds no
  * memory.  Bad options: warmups < 0, min_reps < 1, max_reps outside
  * [min_reps, 10^7], max_time_s outside (0, 10^6], min_time_s outside
- * [0, max_time_s].  At least one timed repetition always runs. */
+ * [0, max_time_s], n_extra_tids < 0, extra_tids NULL with n_extra_tids > 0.
+ * At least one timed repetition always runs. */
 int meas_run(const meas_opts *o, meas_fn fn, void *ctx, meas_result *out, cb_err *err);
 
 /* Frees the samples; out may be NULL or zeroed. */

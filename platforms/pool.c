@@ -17,6 +17,10 @@
  * Worker invariants: `busy` is 1 from claim (all of a partition or none) until
  * release by the caller after completion; only the claimer writes the mailbox.
  *
+ * Each worker thread stores its kernel thread id (gettid) before it counts
+ * itself ready, so pool_thread_ids() is valid as soon as pool_create returns:
+ * the measurement core counts these threads, which exist before it starts.
+ *
  * pool_run's caller takes share 0 itself when it is not a worker and not
  * already inside a share: it binds itself to that worker's PU (once; the
  * binding and the affinity it replaced live in thread-local variables), so
@@ -32,6 +36,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -64,6 +70,7 @@ typedef struct pool_slot {
     pthread_cond_t cv;
     pthread_t thread;
     int started;                  /* thread created (must be joined) */
+    int tid;                      /* its kernel thread id, set before it counts as ready; 0 none */
     hwloc_bitmap_t cpuset;        /* the PU's cpuset (owned) */
     struct pool *owner;
     pool_worker_info info;
@@ -169,6 +176,7 @@ static void *worker_main(void *arg)
     pool_slot *w = arg;
     pool *p = w->owner;
     tl_worker = 1;
+    w->tid = (int)syscall(SYS_gettid); /* published to pool_create by done_mu */
     worker_bind(w);
     pthread_mutex_lock(&p->done_mu);
     p->n_ready++;
@@ -352,6 +360,15 @@ long pool_spin(const pool *p)
     return atomic_load_explicit(&p->spin, memory_order_relaxed);
 }
 int pool_has_threads(const pool *p) { return p->threads; }
+
+int pool_thread_ids(const pool *p, int *tids, int cap)
+{
+    int n = 0;
+    for (int i = 0; i < p->n && n < cap; i++)
+        if (p->w[i].started)
+            tids[n++] = p->w[i].tid;
+    return n;
+}
 const plat_topo *pool_topo(const pool *p) { return p->topo; }
 int pool_n_kinds(const pool *p) { return p->n_kinds; }
 

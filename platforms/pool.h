@@ -93,6 +93,14 @@ long pool_spin(const pool *p);
 /* 1 if the pool has threads (live topology), 0 if bookkeeping only. */
 int pool_has_threads(const pool *p);
 
+/* Writes the kernel thread ids (gettid()) of the pool's worker threads, in
+ * worker order (pool_worker() index), into tids, at most cap of them; returns
+ * how many it wrote: pool_size(p) when cap is at least that, 0 for a pool
+ * without threads.  Valid from pool_create until pool_free.  For counting the
+ * workers' work from outside them (meas_opts.extra_tids): they exist before
+ * any measurement starts, so perf inheritance does not reach them. */
+int pool_thread_ids(const pool *p, int *tids, int cap);
+
 /* The topology the pool was made from. */
 const plat_topo *pool_topo(const pool *p);
 

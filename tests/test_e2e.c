@@ -1,8 +1,9 @@
 /* tests/test_e2e.c — the whole chain through the real `ctxbench` binary
  * ($CTXBENCH_BIN, set by `make test`): platform description, a tiny experiment
  * into a temporary database, resumption (nothing re-measured), the report,
- * db runs/show/check, a bad experiment file (refused, nothing written), and a
- * run interrupted by SIGINT or killed with SIGKILL (marked interrupted). */
+ * db runs/show/check, a bad experiment file (refused, nothing written), a
+ * run interrupted by SIGINT or killed with SIGKILL (marked interrupted), and
+ * two processes writing one database at once. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -251,6 +252,24 @@ static void test_09_dry_run_and_bad_options(void **state)
     expect_in(out, "no results for experiment 'nothing'");
 }
 
+static void test_10_two_processes_write_one_database(void **state)
+{
+    (void)state;
+    static char out[8192];
+    char db2[160];
+    snprintf(db2, sizeof db2, "%s/concurrent.db", tmpdir);
+    /* Two runs of the tiny experiment at once into a database neither created. */
+    assert_int_equal(sh(out, sizeof out, "%s run %s --db %s & %s run %s --force --db %s & "
+                                        "wait %%1 && wait %%2",
+                        bin, TINY, db2, bin, TINY, db2), 0);
+    assert_int_equal(sh(out, sizeof out, "sqlite3 %s \"select count(*) from run where status = "
+                                        "'complete'\"", db2), 0);
+    assert_int_equal(atoi(out), 2);
+    assert_int_equal(sh(out, sizeof out, "sqlite3 %s 'select count(*) from measurement'", db2), 0);
+    assert_true(atoi(out) >= 4);
+    assert_int_equal(sh(out, sizeof out, "%s db check --db %s", bin, db2), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -263,6 +282,7 @@ int main(void)
         cmocka_unit_test(test_07_sigint_marks_interrupted),
         cmocka_unit_test(test_08_killed_run_marked_on_next_open),
         cmocka_unit_test(test_09_dry_run_and_bad_options),
+        cmocka_unit_test(test_10_two_processes_write_one_database),
     };
     return cmocka_run_group_tests_name("e2e", tests, setup, teardown);
 }

@@ -1,9 +1,11 @@
 /* tests/test_measure.c — platforms/measure.c and counters.c: the stopping rule,
- * error propagation, samples and statistics, counters and their verdicts, the
+ * error propagation, samples and statistics, counters and their verdicts
+ * (including threads of a pool that exists before the measurement), the
  * core's overhead.
  *
  * Never: performance targets.  Time bounds here are loose sanity bounds (a
- * run-away guard, an overhead below 10 us) that any machine meets. */
+ * run-away guard, an overhead below 10 us) that any machine meets; the ratio
+ * checks compare counted CPU time, not wall time, so a noisy machine passes. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -14,10 +16,14 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "platforms/counters.h" /* private header: ctr_verdict, ctr_set */
 #include "platforms/measure.h"
+#include "platforms/pool.h"
+#include "platforms/topo.h"
 #include "util/clock.h"
 
 /* A closure that counts its calls, may sleep, and may fail on call fail_at. */
@@ -51,16 +57,23 @@ static int call_fn(void *ctx, cb_err *err)
     return 0;
 }
 
-/* Burns CPU in the calling thread until it has used `ns` of its own CPU time. */
-static void burn_cpu_ns(int64_t ns)
+static int64_t thread_cpu_ns(void)
 {
     struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Burns CPU in the calling thread until it has used `ns` more of its own CPU
+ * time. */
+static void burn_cpu_ns(int64_t ns)
+{
     volatile double x = 1;
+    int64_t until = thread_cpu_ns() + ns;
     for (;;) {
-        for (int i = 0; i < 10000; i++)
+        for (int i = 0; i < 1000; i++)
             x = x * 1.0000001 + 1e-9;
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-        if ((int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec >= ns)
+        if (thread_cpu_ns() >= until)
             return;
     }
 }
@@ -510,18 +523,247 @@ static void test_21_counter_set_lifecycle(void **state)
     ctr_init(&cs);
     ctr_close(&cs); /* closing a set that never opened touches no descriptor */
     ctr_value vals[CTR_COUNT];
-    ctr_open(&cs, vals);
+    ctr_open(&cs, NULL, 0, vals);
     ctr_start(&cs);
     ctr_pause(&cs);
     ctr_resume(&cs);
     ctr_stop(&cs);
     ctr_read(&cs, 1, vals);
+    assert_int_equal(cs.n_threads, 1);
     for (int i = 0; i < CTR_COUNT; i++)
-        assert_true(vals[i].supported ? cs.fd[i] >= 0 : vals[i].reason[0] != '\0');
+        assert_true(vals[i].supported ? cs.fd[i][0] >= 0 : vals[i].reason[0] != '\0');
     ctr_close(&cs);
     for (int i = 0; i < CTR_COUNT; i++)
-        assert_int_equal(cs.fd[i], -1);
+        assert_int_equal(cs.fd[i][0], -1);
     ctr_close(&cs); /* twice is harmless */
+}
+
+/* ---- threads that exist before the measurement (a pool's workers) ---------------- */
+
+static int self_tid(void)
+{
+    return (int)syscall(SYS_gettid);
+}
+
+/* A live pool and its worker tids; the test skips when the machine has fewer
+ * than min_workers PUs. */
+typedef struct live_pool {
+    plat_topo *topo;
+    pool *p;
+    int tids[POOL_MAX_WORKERS];
+    int n_tids;
+} live_pool;
+
+static void live_pool_open(live_pool *lp, int min_workers)
+{
+    cb_err err = {{0}};
+    memset(lp, 0, sizeof *lp);
+    assert_int_equal(plat_topo_open(NULL, &lp->topo, &err), 0);
+    assert_int_equal(pool_create(lp->topo, &lp->p, &err), 0);
+    if (pool_size(lp->p) < min_workers || !pool_has_threads(lp->p)) {
+        pool_free(lp->p);
+        plat_topo_free(lp->topo);
+        skip();
+    }
+    lp->n_tids = pool_thread_ids(lp->p, lp->tids, POOL_MAX_WORKERS);
+    assert_int_equal(lp->n_tids, pool_size(lp->p));
+}
+
+static void live_pool_close(live_pool *lp)
+{
+    pool_release_caller(); /* pool_run bound this thread to a PU */
+    pool_free(lp->p);
+    plat_topo_free(lp->topo);
+}
+
+/* A closure that has every worker of a partition burn `ns` of its own CPU. */
+typedef struct spin_ctx {
+    pool *p;
+    pool_part part;
+    int64_t ns;
+} spin_ctx;
+
+static void spin_share(void *ctx, int worker, int n_workers)
+{
+    (void)worker;
+    (void)n_workers;
+    burn_cpu_ns(((const spin_ctx *)ctx)->ns);
+}
+
+static int spin_fn(void *ctx, cb_err *err)
+{
+    spin_ctx *c = ctx;
+    return pool_run(c->p, &c->part, spin_share, c, err);
+}
+
+/* task-clock per repetition of a 2 ms spin on the first n_workers of the pool,
+ * counting the pool's threads or not. */
+static double pool_task_clock(live_pool *lp, int n_workers, int with_tids)
+{
+    cb_err err = {{0}};
+    spin_ctx c = {.p = lp->p, .ns = 2 * 1000000};
+    assert_int_equal(pool_part_first(lp->p, n_workers, &c.part, &err), 0);
+    meas_opts o = quick_opts();
+    o.warmups = 1;
+    o.min_reps = o.max_reps = 20;
+    o.counters = 1;
+    if (with_tids) {
+        o.extra_tids = lp->tids;
+        o.n_extra_tids = lp->n_tids;
+    }
+    meas_result r;
+    assert_int_equal(meas_run(&o, spin_fn, &c, &r, &err), 0);
+    const ctr_value *tc = &r.counters[CTR_TASK_CLOCK];
+    assert_int_equal(tc->supported, 1);
+    double v = tc->per_rep;
+    meas_result_free(&r);
+    return v;
+}
+
+static void test_22_extra_tids_options(void **state)
+{
+    (void)state;
+    meas_opts o;
+    memset(&o, 0x5a, sizeof o);
+    meas_opts_default(&o);
+    assert_null(o.extra_tids);
+    assert_int_equal(o.n_extra_tids, 0);
+    o = quick_opts();
+    call_ctx c = {0};
+    meas_result r;
+    cb_err err = {{0}};
+    o.n_extra_tids = -1;
+    assert_int_equal(meas_run(&o, call_fn, &c, &r, &err), -1);
+    assert_non_null(strstr(err.msg, "extra_tids"));
+    assert_result_empty(&r);
+    o.n_extra_tids = 2; /* and no list */
+    assert_int_equal(meas_run(&o, call_fn, &c, &r, &err), -1);
+    assert_non_null(strstr(err.msg, "extra_tids"));
+    assert_int_equal(c.calls, 0);
+}
+
+/* Regression: a pool's workers exist before the measurement, so perf
+ * inheritance never reached them and a 2-worker run counted as 1 worker's
+ * work (task-clock, page-faults, context switches, hardware counters).  The
+ * 1-worker baseline counts the pool too, so it holds whether pool_run's
+ * caller or a worker thread runs share 0. */
+static void test_23_pool_workers_counted_with_extra_tids(void **state)
+{
+    (void)state;
+    live_pool lp;
+    live_pool_open(&lp, 2);
+    double one = pool_task_clock(&lp, 1, 1);
+    double two = pool_task_clock(&lp, 2, 1);
+    double two_uncounted = pool_task_clock(&lp, 2, 0);
+    print_message("task-clock per rep: 1 worker %.3f ms; 2 workers %.3f ms (x%.2f); "
+                  "2 workers without extra_tids %.3f ms (x%.2f)\n",
+                  one * 1e-6, two * 1e-6, two / one, two_uncounted * 1e-6, two_uncounted / one);
+    assert_true(one > 1e6); /* each share burns 2 ms of CPU */
+    assert_true(two / one > 1.5);
+    assert_true(two_uncounted / one < 1.5); /* what extra_tids fixes */
+    live_pool_close(&lp);
+}
+
+static void test_24_bogus_tid_is_a_verdict(void **state)
+{
+    (void)state;
+    const int bogus[] = {999999999};
+    meas_opts o = quick_opts();
+    o.min_reps = 3;
+    o.counters = 1;
+    o.extra_tids = bogus;
+    o.n_extra_tids = 1;
+    call_ctx c = {0};
+    meas_result r;
+    cb_err err = {{0}};
+    assert_int_equal(meas_run(&o, call_fn, &c, &r, &err), 0); /* the timing still stands */
+    assert_int_equal(r.n, 3);
+    for (int i = 0; i < CTR_COUNT; i++) {
+        assert_int_equal(r.counters[i].supported, 0);
+        assert_non_null(strstr(r.counters[i].reason, "999999999"));
+    }
+    meas_result_free(&r);
+}
+
+static void test_25_too_many_threads_is_a_verdict(void **state)
+{
+    (void)state;
+    int tids[MEAS_MAX_EXTRA_TIDS + 1];
+    for (int i = 0; i <= MEAS_MAX_EXTRA_TIDS; i++)
+        tids[i] = self_tid();
+    meas_opts o = quick_opts();
+    o.counters = 1;
+    o.extra_tids = tids;
+    o.n_extra_tids = MEAS_MAX_EXTRA_TIDS + 1;
+    call_ctx c = {0};
+    meas_result r;
+    cb_err err = {{0}};
+    assert_int_equal(meas_run(&o, call_fn, &c, &r, &err), 0);
+    for (int i = 0; i < CTR_COUNT; i++) {
+        assert_int_equal(r.counters[i].supported, 0);
+        assert_non_null(strstr(r.counters[i].reason, "too many threads"));
+    }
+    meas_result_free(&r);
+    o.n_extra_tids = MEAS_MAX_EXTRA_TIDS; /* at the limit: counted (all repeats of self) */
+    assert_int_equal(meas_run(&o, call_fn, &c, &r, &err), 0);
+    assert_int_equal(r.counters[CTR_TASK_CLOCK].supported, 1);
+    meas_result_free(&r);
+}
+
+static void test_26_counter_set_on_extra_threads(void **state)
+{
+    (void)state;
+    live_pool lp;
+    live_pool_open(&lp, 1);
+    int w = lp.tids[0];
+    int tids[] = {self_tid(), w, w, self_tid()}; /* the caller and repeats are skipped */
+    ctr_set cs;
+    ctr_init(&cs);
+    ctr_value vals[CTR_COUNT];
+    ctr_open(&cs, tids, 4, vals);
+    assert_int_equal(cs.n_threads, 2);
+    assert_int_equal(cs.tid[1], w);
+    ctr_start(&cs);
+    ctr_pause(&cs);
+    ctr_resume(&cs);
+    ctr_stop(&cs);
+    ctr_read(&cs, 1, vals);
+    assert_int_equal(vals[CTR_TASK_CLOCK].supported, 1);
+    for (int i = 0; i < CTR_COUNT; i++) /* open on every thread, or on none */
+        for (int t = 0; t < cs.n_threads; t++)
+            assert_int_equal(cs.fd[i][t] >= 0, cs.fd[i][0] >= 0);
+    ctr_close(&cs);
+    for (int i = 0; i < CTR_COUNT; i++)
+        assert_true(cs.fd[i][0] == -1 && cs.fd[i][1] == -1);
+    live_pool_close(&lp);
+}
+
+/* Made-up readings: each thread is scaled on its own; a thread that never ran
+ * (time_enabled 0, what a sleeping worker reads) adds nothing. */
+static void test_27_counter_verdict_over_threads(void **state)
+{
+    (void)state;
+    const int tid[] = {0, 11, 12};
+    ctr_value v = {.name = "cycles", .unit = "count", .supported = 1};
+    ctr_reading r[3] = {
+        {.value = 1000, .time_enabled = 500, .time_running = 500},
+        {.value = 1000, .time_enabled = 800, .time_running = 400}, /* multiplexed: x2 */
+        {.value = 0, .time_enabled = 0, .time_running = 0},        /* asleep throughout */
+    };
+    ctr_verdict_threads(r, tid, 3, 10, &v);
+    assert_int_equal(v.supported, 1);
+    assert_true(v.per_rep == 300);
+
+    r[2].time_enabled = 700; /* ran, but the counter never did */
+    ctr_verdict_threads(r, tid, 3, 10, &v);
+    assert_int_equal(v.supported, 0);
+    assert_string_equal(v.reason, "not scheduled on tid 12");
+
+    v.supported = 1;
+    r[0].time_enabled = r[0].time_running = 0; /* the calling thread is judged as before */
+    ctr_verdict_threads(r, tid, 1, 10, &v);
+    assert_int_equal(v.supported, 0);
+    assert_string_equal(v.reason, "not scheduled");
 }
 
 int main(void)
@@ -548,6 +790,12 @@ int main(void)
         cmocka_unit_test(test_19_result_free_tolerant),
         cmocka_unit_test(test_20_counter_verdict_from_reading),
         cmocka_unit_test(test_21_counter_set_lifecycle),
+        cmocka_unit_test(test_22_extra_tids_options),
+        cmocka_unit_test(test_23_pool_workers_counted_with_extra_tids),
+        cmocka_unit_test(test_24_bogus_tid_is_a_verdict),
+        cmocka_unit_test(test_25_too_many_threads_is_a_verdict),
+        cmocka_unit_test(test_26_counter_set_on_extra_threads),
+        cmocka_unit_test(test_27_counter_verdict_over_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

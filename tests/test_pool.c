@@ -4,7 +4,8 @@
  * binding refusal reported), that a run calls fn once per worker with the right
  * indices, that many back-to-back runs lose no wake-up, partition errors,
  * concurrent runs on disjoint partitions, refusal (not deadlock) of overlapping
- * ones, and partitions by kind on the live machine and on XML fixtures. */
+ * ones, partitions by kind on the live machine and on XML fixtures, and the
+ * workers' kernel thread ids (for counting them in a measurement). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -16,7 +17,9 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "platforms/pool.h"
 #include "platforms/topo.h"
@@ -630,6 +633,60 @@ static void test_18_free_null(void **state)
     pool_wait(NULL);
 }
 
+/* Each share records the kernel thread id it ran on. */
+typedef struct tid_record {
+    int tid[POOL_MAX_WORKERS]; /* per worker index within the partition */
+} tid_record;
+
+static void tid_fn(void *ctx, int worker, int n_workers)
+{
+    (void)n_workers;
+    ((tid_record *)ctx)->tid[worker] = (int)syscall(SYS_gettid);
+}
+
+static void test_19_thread_ids(void **state)
+{
+    /* pool_launch never lets the caller take share 0, so every share runs on
+     * its worker's thread and must see that worker's recorded tid. */
+    live *l = *state;
+    int n = pool_size(l->p), self = (int)syscall(SYS_gettid);
+    static int tids[POOL_MAX_WORKERS];
+    assert_int_equal(pool_thread_ids(l->p, tids, POOL_MAX_WORKERS), n);
+    for (int i = 0; i < n; i++) {
+        assert_true(tids[i] > 0);
+        assert_int_not_equal(tids[i], self);
+        for (int j = 0; j < i; j++)
+            assert_int_not_equal(tids[i], tids[j]);
+    }
+    static tid_record rec;
+    memset(&rec, 0, sizeof rec);
+    pool_part part;
+    pool_part_all(l->p, &part);
+    pool_job *job = NULL;
+    cb_err err = {{0}};
+    assert_int_equal(pool_launch(l->p, &part, tid_fn, &rec, &job, &err), 0);
+    pool_wait(job);
+    for (int i = 0; i < part.n; i++)
+        assert_int_equal(rec.tid[i], tids[part.worker[i]]);
+    /* A small cap writes only that many; the ids do not change between calls. */
+    int first = -1;
+    assert_int_equal(pool_thread_ids(l->p, &first, 1), 1);
+    assert_int_equal(first, tids[0]);
+    assert_int_equal(pool_thread_ids(l->p, &first, 0), 0);
+}
+
+static void test_20_thread_ids_without_threads(void **state)
+{
+    plat_topo *topo = NULL;
+    pool *p = NULL;
+    fixture_pool("arm_2big_4little.xml", &topo, &p);
+    int tids[8] = {0};
+    assert_int_equal(pool_thread_ids(p, tids, 8), 0);
+    assert_int_equal(tids[0], 0);
+    pool_free(p);
+    plat_topo_free(topo);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -651,6 +708,8 @@ int main(void)
         cmocka_unit_test(test_16_caller_binding_is_released),
         cmocka_unit_test(test_17_spin_setting),
         cmocka_unit_test(test_18_free_null),
+        cmocka_unit_test(test_19_thread_ids),
+        cmocka_unit_test(test_20_thread_ids_without_threads),
     };
     return cmocka_run_group_tests(tests, live_setup, live_teardown);
 }
