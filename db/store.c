@@ -15,7 +15,9 @@
  * transaction so that they see one snapshot.
  *
  * Prepared statements are cached in the store (one slot per entry of
- * store_sql[]) and reset as soon as they have been used.
+ * store_sql[]) and reset as soon as they have been used: a bound statement
+ * is stepped and handed back by store_step_bound (no rows) or
+ * store_collect_rows (rows as a JSON array).
  *
  * Ownership of a run (for store_reap_stale_runs): the run row records the
  * host name, the boot id, the pid and the pid's start time (field 22 of
@@ -50,6 +52,7 @@
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -305,6 +308,12 @@ static int store_sqlfail(const store *s, cb_err *err, const char *what)
     return cb_fail(err, "%s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
 }
 
+/* Fills err with "<path>: out of memory" and returns -1. */
+static int store_oom(const store *s, cb_err *err)
+{
+    return cb_fail(err, "%s: out of memory", s->path);
+}
+
 /* The cached statement for id, prepared on first use; NULL with err on failure.
  * The caller hands it back with store_stmt_done(). */
 static sqlite3_stmt *store_stmt(store *s, enum store_sq id, cb_err *err)
@@ -337,15 +346,34 @@ static int store_step_done(store *s, sqlite3_stmt *st, cb_err *err, const char *
     return 0;
 }
 
+/* Steps a cached statement that returns no row, its values bound already
+ * (bind_rc: 0 when every bind succeeded), and hands it back.  Returns 0, or
+ * -1 with err "<path>: <what, from fmt>: <SQLite's message>". */
+static int store_step_bound(store *s, sqlite3_stmt *st, int bind_rc, cb_err *err,
+                            const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static int store_step_bound(store *s, sqlite3_stmt *st, int bind_rc, cb_err *err,
+                            const char *fmt, ...)
+{
+    int ret = 0;
+    if (bind_rc != SQLITE_OK || sqlite3_step(st) != SQLITE_DONE) {
+        char what[sizeof ((cb_err *)0)->msg]; /* never shorter than the message */
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(what, sizeof what, fmt, ap);
+        va_end(ap);
+        ret = store_sqlfail(s, err, what);
+    }
+    store_stmt_done(st);
+    return ret;
+}
+
 /* Runs one cached statement without parameters (BEGIN, COMMIT, ...). */
 static int store_exec(store *s, enum store_sq id, cb_err *err)
 {
     sqlite3_stmt *st = store_stmt(s, id, err);
     if (!st)
         return -1;
-    int ret = store_step_done(s, st, err, store_sql[id]);
-    store_stmt_done(st);
-    return ret;
+    return store_step_bound(s, st, SQLITE_OK, err, "%s", store_sql[id]);
 }
 
 /* Rolls back the open transaction, if any.  Leaves err alone: it already says
@@ -589,50 +617,45 @@ static json_t *store_json_text(const char *p, size_t n)
 }
 #define STORE_JSON_FIELD(arr) store_json_text((arr), strnlen((arr), sizeof(arr)))
 
-/* The caches of a platform as compact JSON text (caller frees), NULL on OOM. */
-static char *store_caches_text(const plat_info *info)
+/* Fills o from element i of one of a platform's lists.  0, or nonzero on OOM. */
+typedef int store_fill_fn(json_t *o, const plat_info *info, int i);
+
+/* Element i of the caches: {level, type, size_bytes, line_bytes, instances}. */
+static int store_cache_fill(json_t *o, const plat_info *info, int i)
 {
-    json_t *arr = json_array();
-    char *text = NULL;
-    int n = info->n_caches < 0 ? 0 : info->n_caches;
-    if (n > PLAT_MAX_CACHES)
-        n = PLAT_MAX_CACHES;
-    for (int i = 0; arr && i < n; i++) {
-        const plat_cache *c = &info->caches[i];
-        json_t *o = json_object();
-        if (!o || json_array_append_new(arr, o) != 0 ||
-            json_object_set_new(o, "level", json_integer(c->level)) != 0 ||
-            json_object_set_new(o, "type", STORE_JSON_FIELD(c->type)) != 0 ||
-            json_object_set_new(o, "size_bytes", json_integer((json_int_t)c->size_bytes)) != 0 ||
-            json_object_set_new(o, "line_bytes", json_integer(c->line_bytes)) != 0 ||
-            json_object_set_new(o, "instances", json_integer(c->instances)) != 0)
-            goto cleanup;
-    }
-    if (arr)
-        text = json_dumps(arr, JSON_COMPACT);
-cleanup:
-    json_decref(arr);
-    return text;
+    const plat_cache *c = &info->caches[i];
+    return json_object_set_new(o, "level", json_integer(c->level)) != 0 ||
+           json_object_set_new(o, "type", STORE_JSON_FIELD(c->type)) != 0 ||
+           json_object_set_new(o, "size_bytes", json_integer((json_int_t)c->size_bytes)) != 0 ||
+           json_object_set_new(o, "line_bytes", json_integer(c->line_bytes)) != 0 ||
+           json_object_set_new(o, "instances", json_integer(c->instances)) != 0;
 }
 
-/* The core kinds of a platform as compact JSON text (caller frees), NULL on OOM. */
-static char *store_kinds_text(const plat_info *info)
+/* Element i of the core kinds: {efficiency, n_cores, n_pus, cpulist, core_type, info}. */
+static int store_kind_fill(json_t *o, const plat_info *info, int i)
+{
+    const plat_kind *k = &info->kinds[i];
+    return json_object_set_new(o, "efficiency", json_integer(k->efficiency)) != 0 ||
+           json_object_set_new(o, "n_cores", json_integer(k->n_cores)) != 0 ||
+           json_object_set_new(o, "n_pus", json_integer(k->n_pus)) != 0 ||
+           json_object_set_new(o, "cpulist", STORE_JSON_FIELD(k->cpulist)) != 0 ||
+           json_object_set_new(o, "core_type", STORE_JSON_FIELD(k->core_type)) != 0 ||
+           json_object_set_new(o, "info", STORE_JSON_FIELD(k->info)) != 0;
+}
+
+/* The first n elements (n clamped to 0..max) of a platform's list as compact
+ * JSON text of an array of objects filled by fill (caller frees), NULL on OOM. */
+static char *store_list_text(const plat_info *info, int n, int max, store_fill_fn *fill)
 {
     json_t *arr = json_array();
     char *text = NULL;
-    int n = info->n_kinds < 0 ? 0 : info->n_kinds;
-    if (n > PLAT_MAX_KINDS)
-        n = PLAT_MAX_KINDS;
+    if (n < 0)
+        n = 0;
+    if (n > max)
+        n = max;
     for (int i = 0; arr && i < n; i++) {
-        const plat_kind *k = &info->kinds[i];
         json_t *o = json_object();
-        if (!o || json_array_append_new(arr, o) != 0 ||
-            json_object_set_new(o, "efficiency", json_integer(k->efficiency)) != 0 ||
-            json_object_set_new(o, "n_cores", json_integer(k->n_cores)) != 0 ||
-            json_object_set_new(o, "n_pus", json_integer(k->n_pus)) != 0 ||
-            json_object_set_new(o, "cpulist", STORE_JSON_FIELD(k->cpulist)) != 0 ||
-            json_object_set_new(o, "core_type", STORE_JSON_FIELD(k->core_type)) != 0 ||
-            json_object_set_new(o, "info", STORE_JSON_FIELD(k->info)) != 0)
+        if (!o || json_array_append_new(arr, o) != 0 || fill(o, info, i) != 0)
             goto cleanup;
     }
     if (arr)
@@ -668,8 +691,8 @@ int store_platform_put(store *s, const plat_info *info, const char *topology_xml
         cb_fail(err, "%s: platform: no fingerprint", s->path);
         goto cleanup;
     }
-    caches = store_caches_text(info);
-    kinds = store_kinds_text(info);
+    caches = store_list_text(info, info->n_caches, PLAT_MAX_CACHES, store_cache_fill);
+    kinds = store_list_text(info, info->n_kinds, PLAT_MAX_KINDS, store_kind_fill);
     if (!caches || !kinds) {
         cb_fail(err, "%s: platform: out of memory", s->path);
         goto cleanup;
@@ -697,7 +720,7 @@ int store_probe_put(store *s, int64_t platform_id, const char *kind, int threads
                     double value, cb_err *err)
 {
     sqlite3_stmt *st = NULL;
-    int ret = -1;
+    int ret = -1, rc;
     if (!kind || !kind[0] || !isfinite(value)) {
         cb_fail(err, "%s: probe: needs a kind and a finite value", s->path);
         return -1;
@@ -706,29 +729,21 @@ int store_probe_put(store *s, int64_t platform_id, const char *kind, int threads
         return -1;
     if (!(st = store_stmt(s, SQ_PROBE_PUT, err)))
         goto cleanup;
-    if (sqlite3_bind_int64(st, 1, platform_id) ||
-        sqlite3_bind_text(st, 2, kind, -1, SQLITE_TRANSIENT) ||
-        sqlite3_bind_int(st, 3, threads) || sqlite3_bind_double(st, 4, value) ||
-        sqlite3_bind_text(st, 5, s->session, -1, SQLITE_TRANSIENT) ||
-        sqlite3_step(st) != SQLITE_DONE) {
-        store_sqlfail(s, err, "storing a probe");
+    rc = sqlite3_bind_int64(st, 1, platform_id) ||
+         sqlite3_bind_text(st, 2, kind, -1, SQLITE_TRANSIENT) ||
+         sqlite3_bind_int(st, 3, threads) || sqlite3_bind_double(st, 4, value) ||
+         sqlite3_bind_text(st, 5, s->session, -1, SQLITE_TRANSIENT);
+    if (store_step_bound(s, st, rc, err, "storing a probe") != 0)
         goto cleanup;
-    }
-    store_stmt_done(st);
     if (!(st = store_stmt(s, SQ_PEAKS_UPDATE, err)))
         goto cleanup;
-    if (sqlite3_bind_int64(st, 1, platform_id) ||
-        sqlite3_bind_text(st, 2, kind, -1, SQLITE_TRANSIENT) ||
-        sqlite3_bind_text(st, 3, s->session, -1, SQLITE_TRANSIENT) ||
-        sqlite3_step(st) != SQLITE_DONE) {
-        store_sqlfail(s, err, "updating the platform's peaks");
+    rc = sqlite3_bind_int64(st, 1, platform_id) ||
+         sqlite3_bind_text(st, 2, kind, -1, SQLITE_TRANSIENT) ||
+         sqlite3_bind_text(st, 3, s->session, -1, SQLITE_TRANSIENT);
+    if (store_step_bound(s, st, rc, err, "updating the platform's peaks") != 0)
         goto cleanup;
-    }
-    store_stmt_done(st);
-    st = NULL;
     ret = store_exec(s, SQ_COMMIT, err);
 cleanup:
-    store_stmt_done(st);
     if (ret != 0)
         store_rollback(s);
     return ret;
@@ -788,7 +803,6 @@ int store_run_begin(store *s, const store_run_info *info, char uuid[CB_UUID_LEN]
                     int64_t *run_id, cb_err *err)
 {
     char id[CB_UUID_LEN];
-    int ret = -1;
     if (!info || !info->experiment || !info->experiment[0] || !run_id) {
         cb_fail(err, "%s: run: no experiment name", s->path);
         return -1;
@@ -797,17 +811,12 @@ int store_run_begin(store *s, const store_run_info *info, char uuid[CB_UUID_LEN]
     if (!st)
         return -1;
     cb_uuid_new(id);
-    if (store_run_bind(st, s, info, id) != SQLITE_OK || sqlite3_step(st) != SQLITE_DONE) {
-        store_sqlfail(s, err, "beginning a run");
-        goto cleanup;
-    }
+    if (store_step_bound(s, st, store_run_bind(st, s, info, id), err, "beginning a run") != 0)
+        return -1;
     *run_id = sqlite3_last_insert_rowid(s->db);
     if (uuid)
         memcpy(uuid, id, CB_UUID_LEN);
-    ret = 0;
-cleanup:
-    store_stmt_done(st);
-    return ret;
+    return 0;
 }
 
 /* Explains why store_run_end changed nothing: the run is missing or not running. */
@@ -841,22 +850,13 @@ int store_run_end(store *s, int64_t run_id, const char *status, cb_err *err)
     sqlite3_stmt *st = store_stmt(s, SQ_RUN_END, err);
     if (!st)
         return -1;
-    int ret = -1;
-    if (sqlite3_bind_int64(st, 1, run_id) || sqlite3_bind_text(st, 2, status, -1, SQLITE_STATIC) ||
-        sqlite3_step(st) != SQLITE_DONE) {
-        store_sqlfail(s, err, "ending a run");
-        goto cleanup;
-    }
-    if (sqlite3_changes(s->db) != 1) {
-        store_stmt_done(st);
-        st = NULL;
-        store_run_not_running(s, run_id, err);
-        goto cleanup;
-    }
-    ret = 0;
-cleanup:
-    store_stmt_done(st);
-    return ret;
+    int rc = sqlite3_bind_int64(st, 1, run_id) ||
+             sqlite3_bind_text(st, 2, status, -1, SQLITE_STATIC);
+    if (store_step_bound(s, st, rc, err, "ending a run") != 0)
+        return -1;
+    if (sqlite3_changes(s->db) != 1) /* counts the step, unchanged by its reset */
+        return store_run_not_running(s, run_id, err);
+    return 0;
 }
 
 /* Collects the ids of this host's running runs whose owner is gone.  Returns
@@ -882,7 +882,7 @@ static int store_stale_runs(store *s, int64_t **ids, cb_err *err)
             cap = cap ? 2 * cap : 8;
             int64_t *bigger = realloc(*ids, (size_t)cap * sizeof **ids);
             if (!bigger) {
-                cb_fail(err, "%s: out of memory", s->path);
+                store_oom(s, err);
                 goto fail;
             }
             *ids = bigger;
@@ -914,15 +914,10 @@ int store_reap_stale_runs(store *s, int *n_marked, cb_err *err)
         goto cleanup;
     for (int i = 0; i < n; i++) {
         /* One autocommit statement each: it re-checks status under the lock. */
-        int bad = sqlite3_bind_int64(st, 1, ids[i]) != SQLITE_OK ||
-                  sqlite3_step(st) != SQLITE_DONE;
-        if (bad)
-            store_sqlfail(s, err, "marking a stale run interrupted");
-        else
-            marked += sqlite3_changes(s->db);
-        store_stmt_done(st);
-        if (bad)
+        if (store_step_bound(s, st, sqlite3_bind_int64(st, 1, ids[i]), err,
+                             "marking a stale run interrupted") != 0)
             goto cleanup;
+        marked += sqlite3_changes(s->db);
     }
     ret = 0;
 cleanup:
@@ -961,16 +956,10 @@ static int store_samples_put(store *s, int64_t mid, const meas_result *r, cb_err
     if (!st)
         return -1;
     for (int i = 0; i < r->n; i++) {
-        int bad = sqlite3_bind_int64(st, 1, mid) || sqlite3_bind_int(st, 2, i) ||
-                  sqlite3_bind_double(st, 3, r->samples_s[i]) ||
-                  sqlite3_step(st) != SQLITE_DONE;
-        if (bad) {
-            char what[96];
-            snprintf(what, sizeof what, "storing sample %d of measurement %lld", i, (long long)mid);
-            store_sqlfail(s, err, what);
-        }
-        store_stmt_done(st);
-        if (bad)
+        int rc = sqlite3_bind_int64(st, 1, mid) || sqlite3_bind_int(st, 2, i) ||
+                 sqlite3_bind_double(st, 3, r->samples_s[i]);
+        if (store_step_bound(s, st, rc, err, "storing sample %d of measurement %lld", i,
+                             (long long)mid) != 0)
             return -1;
     }
     return 0;
@@ -988,22 +977,15 @@ static int store_counters_put(store *s, int64_t mid, const meas_result *r, cb_er
         if (!c->name) /* counters were not asked for */
             continue;
         size_t reason_len = strnlen(c->reason, sizeof c->reason);
-        int bad = sqlite3_bind_int64(st, 1, mid) || store_bind_text(st, 2, c->name) ||
-                  store_bind_text(st, 3, c->unit) || sqlite3_bind_int(st, 4, c->supported != 0) ||
-                  (c->supported ? sqlite3_bind_double(st, 5, c->per_rep)
-                                : sqlite3_bind_null(st, 5)) ||
-                  (reason_len ? sqlite3_bind_text(st, 6, c->reason, (int)reason_len,
-                                                  SQLITE_TRANSIENT)
-                              : sqlite3_bind_null(st, 6)) ||
-                  sqlite3_step(st) != SQLITE_DONE;
-        if (bad) {
-            char what[128];
-            snprintf(what, sizeof what, "storing counter %s of measurement %lld", c->name,
-                     (long long)mid);
-            store_sqlfail(s, err, what);
-        }
-        store_stmt_done(st);
-        if (bad)
+        int rc = sqlite3_bind_int64(st, 1, mid) || store_bind_text(st, 2, c->name) ||
+                 store_bind_text(st, 3, c->unit) || sqlite3_bind_int(st, 4, c->supported != 0) ||
+                 (c->supported ? sqlite3_bind_double(st, 5, c->per_rep)
+                               : sqlite3_bind_null(st, 5)) ||
+                 (reason_len ? sqlite3_bind_text(st, 6, c->reason, (int)reason_len,
+                                                 SQLITE_TRANSIENT)
+                             : sqlite3_bind_null(st, 6));
+        if (store_step_bound(s, st, rc, err, "storing counter %s of measurement %lld", c->name,
+                             (long long)mid) != 0)
             return -1;
     }
     return 0;
@@ -1063,17 +1045,11 @@ int store_metric_put(store *s, int64_t run_id, int64_t measurement_id, const cha
     sqlite3_stmt *st = store_stmt(s, SQ_METRIC_PUT, err);
     if (!st)
         return -1;
-    int ret = 0;
-    if (sqlite3_bind_int64(st, 1, run_id) || store_bind_opt_id(st, 2, measurement_id) ||
-        sqlite3_bind_text(st, 3, name, -1, SQLITE_TRANSIENT) ||
-        sqlite3_bind_double(st, 4, value) || store_bind_text(st, 5, unit) ||
-        sqlite3_bind_int(st, 6, predicted != 0) || sqlite3_step(st) != SQLITE_DONE) {
-        cb_fail(err, "%s: metric %s of run %lld: %s", s->path, name, (long long)run_id,
-                sqlite3_errmsg(s->db));
-        ret = -1;
-    }
-    store_stmt_done(st);
-    return ret;
+    int rc = sqlite3_bind_int64(st, 1, run_id) || store_bind_opt_id(st, 2, measurement_id) ||
+             sqlite3_bind_text(st, 3, name, -1, SQLITE_TRANSIENT) ||
+             sqlite3_bind_double(st, 4, value) || store_bind_text(st, 5, unit) ||
+             sqlite3_bind_int(st, 6, predicted != 0);
+    return store_step_bound(s, st, rc, err, "metric %s of run %lld", name, (long long)run_id);
 }
 
 int store_breakdown_put(store *s, int64_t measurement_id, const char *op_class,
@@ -1084,16 +1060,11 @@ int store_breakdown_put(store *s, int64_t measurement_id, const char *op_class,
     sqlite3_stmt *st = store_stmt(s, SQ_BREAKDOWN_PUT, err);
     if (!st)
         return -1;
-    int ret = 0;
-    if (sqlite3_bind_int64(st, 1, measurement_id) ||
-        sqlite3_bind_text(st, 2, op_class, -1, SQLITE_TRANSIENT) ||
-        sqlite3_bind_double(st, 3, seconds) || sqlite3_step(st) != SQLITE_DONE) {
-        cb_fail(err, "%s: breakdown %s of measurement %lld: %s", s->path, op_class,
-                (long long)measurement_id, sqlite3_errmsg(s->db));
-        ret = -1;
-    }
-    store_stmt_done(st);
-    return ret;
+    int rc = sqlite3_bind_int64(st, 1, measurement_id) ||
+             sqlite3_bind_text(st, 2, op_class, -1, SQLITE_TRANSIENT) ||
+             sqlite3_bind_double(st, 3, seconds);
+    return store_step_bound(s, st, rc, err, "breakdown %s of measurement %lld", op_class,
+                            (long long)measurement_id);
 }
 
 int store_point_done(store *s, const store_run_info *info, const char *subject,
@@ -1185,33 +1156,40 @@ fail:
     return NULL;
 }
 
-/* Rows of a cached statement keyed by one id, as a JSON array: of objects, or
- * of the first column's values when scalar.  NULL with err on failure. */
-static json_t *store_rows_array(store *s, enum store_sq id, int64_t key, int scalar, cb_err *err)
+/* What store_collect_rows makes of each row. */
+enum store_row_as {
+    STORE_AS_OBJECT,    /* an object keyed by column name (store_row_object) */
+    STORE_AS_MEASURED,  /* the same, keeping X_json's text beside X (measurements) */
+    STORE_AS_SCALAR     /* the first column's value */
+};
+
+/* Steps a cached statement, its values bound already (bind_rc: how the
+ * binding went), and collects its rows, each made into what `as` says, as a
+ * JSON array (caller owns it); hands the statement back.  NULL with err on
+ * failure: "<path>: <what>: <SQLite's message>", or out of memory. */
+static json_t *store_collect_rows(store *s, sqlite3_stmt *st, int bind_rc, enum store_row_as as,
+                                  const char *what, cb_err *err)
 {
-    sqlite3_stmt *st = store_stmt(s, id, err);
-    json_t *arr = NULL, *out = NULL;
+    json_t *arr = json_array(), *out = NULL;
     int rc;
-    if (!st)
-        return NULL;
-    if (!(arr = json_array())) {
-        cb_fail(err, "%s: out of memory", s->path);
+    if (!arr) {
+        store_oom(s, err);
         goto cleanup;
     }
-    if (sqlite3_bind_int64(st, 1, key) != SQLITE_OK) {
-        store_sqlfail(s, err, "reading");
+    if (bind_rc != SQLITE_OK) {
+        store_sqlfail(s, err, what);
         goto cleanup;
     }
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        int keep_text = id == SQ_RUN_MEASUREMENTS || id == SQ_CHAIN_MEASUREMENTS;
-        json_t *v = scalar ? store_column_json(st, 0) : store_row_object(st, keep_text);
+        json_t *v = as == STORE_AS_SCALAR ? store_column_json(st, 0)
+                                          : store_row_object(st, as == STORE_AS_MEASURED);
         if (json_array_append_new(arr, v) != 0) {
-            cb_fail(err, "%s: out of memory", s->path);
+            store_oom(s, err);
             goto cleanup;
         }
     }
     if (rc != SQLITE_DONE) {
-        store_sqlfail(s, err, "reading");
+        store_sqlfail(s, err, what);
         goto cleanup;
     }
     out = arr;
@@ -1220,6 +1198,17 @@ cleanup:
     store_stmt_done(st);
     json_decref(arr);
     return out;
+}
+
+/* The rows of a cached statement keyed by one id (?1), as store_collect_rows
+ * gives them.  NULL with err on failure. */
+static json_t *store_rows_by_id(store *s, enum store_sq id, int64_t key, enum store_row_as as,
+                                cb_err *err)
+{
+    sqlite3_stmt *st = store_stmt(s, id, err);
+    if (!st)
+        return NULL;
+    return store_collect_rows(s, st, sqlite3_bind_int64(st, 1, key), as, "reading", err);
 }
 
 /* One row of a cached statement keyed by one id, as a JSON object.  NULL with
@@ -1236,7 +1225,7 @@ static json_t *store_row_by_id(store *s, enum store_sq id, int64_t key, const ch
         rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         if (!(obj = store_row_object(st, 0)))
-            cb_fail(err, "%s: out of memory", s->path);
+            store_oom(s, err);
     } else if (rc == SQLITE_DONE) {
         cb_fail(err, "%s: %s %lld: not found", s->path, what, (long long)key);
     } else {
@@ -1248,83 +1237,82 @@ static json_t *store_row_by_id(store *s, enum store_sq id, int64_t key, const ch
 
 /* Sets obj[key] to the rows of statement id keyed by k.  Returns 0 or -1. */
 static int store_attach_rows(store *s, json_t *obj, const char *key, enum store_sq id,
-                             int64_t k, int scalar, cb_err *err)
+                             int64_t k, enum store_row_as as, cb_err *err)
 {
-    json_t *arr = store_rows_array(s, id, k, scalar, err);
+    json_t *arr = store_rows_by_id(s, id, k, as, err);
     if (!arr)
         return -1;
     if (json_object_set_new(obj, key, arr) != 0)
-        return cb_fail(err, "%s: out of memory", s->path);
+        return store_oom(s, err);
     return 0;
+}
+
+/* Sets p["topology_xml"] to the platform's topology XML, null when never
+ * given.  Returns 0 or -1. */
+static int store_attach_xml(store *s, json_t *p, int64_t platform_id, cb_err *err)
+{
+    json_t *xml = store_rows_by_id(s, SQ_PLATFORM_XML, platform_id, STORE_AS_SCALAR, err);
+    if (!xml)
+        return -1;
+    json_t *text = json_array_get(xml, 0);
+    int ret = 0;
+    if (json_object_set(p, "topology_xml", text ? text : json_null()) != 0)
+        ret = store_oom(s, err);
+    json_decref(xml);
+    return ret;
 }
 
 /* A platform as a JSON object with its probes; with_xml adds topology_xml. */
 static json_t *store_platform_object(store *s, int64_t platform_id, int with_xml, cb_err *err)
 {
     json_t *p = store_row_by_id(s, SQ_PLATFORM_ROW, platform_id, "platform", err);
-    json_t *xml = NULL, *out = NULL;
     if (!p)
         return NULL;
-    if (store_attach_rows(s, p, "probes", SQ_PROBES, platform_id, 0, err) != 0)
-        goto cleanup;
-    if (!with_xml) {
-        out = p;
-        p = NULL;
-        goto cleanup;
+    if (store_attach_rows(s, p, "probes", SQ_PROBES, platform_id, STORE_AS_OBJECT, err) != 0 ||
+        (with_xml && store_attach_xml(s, p, platform_id, err) != 0)) {
+        json_decref(p);
+        return NULL;
     }
-    if (!(xml = store_rows_array(s, SQ_PLATFORM_XML, platform_id, 1, err)))
-        goto cleanup;
-    json_t *text = json_array_get(xml, 0);
-    if (json_object_set(p, "topology_xml", text ? text : json_null()) != 0) {
-        cb_fail(err, "%s: out of memory", s->path);
-        goto cleanup;
-    }
-    out = p;
-    p = NULL;
-cleanup:
-    json_decref(xml);
-    json_decref(p);
-    return out;
+    return p;
 }
 
 /* Adds samples, counters, breakdown and metrics to a measurement object. */
 static int store_measurement_details(store *s, json_t *m, cb_err *err)
 {
     int64_t mid = json_integer_value(json_object_get(m, "id"));
-    return store_attach_rows(s, m, "samples", SQ_MEAS_SAMPLES, mid, 1, err) ||
-           store_attach_rows(s, m, "counters", SQ_MEAS_COUNTERS, mid, 0, err) ||
-           store_attach_rows(s, m, "breakdown", SQ_MEAS_BREAKDOWN, mid, 0, err) ||
-           store_attach_rows(s, m, "metrics", SQ_MEAS_METRICS, mid, 0, err);
+    return store_attach_rows(s, m, "samples", SQ_MEAS_SAMPLES, mid, STORE_AS_SCALAR, err) ||
+           store_attach_rows(s, m, "counters", SQ_MEAS_COUNTERS, mid, STORE_AS_OBJECT, err) ||
+           store_attach_rows(s, m, "breakdown", SQ_MEAS_BREAKDOWN, mid, STORE_AS_OBJECT, err) ||
+           store_attach_rows(s, m, "metrics", SQ_MEAS_METRICS, mid, STORE_AS_OBJECT, err);
 }
 
-/* A run in full (the store_run_json shape) by row id, its measurements read
- * with statement ms_id (the run's own, or its resumption chain's); NULL with err. */
-static json_t *store_run_object(store *s, int64_t run_id, enum store_sq ms_id, cb_err *err)
+/* A run in full (the store_run_json shape) by row id; NULL with err.  With
+ * chain (the store_latest_runs_json shape) its measurements are the newest of
+ * its resumption chain and "runs" lists the runs they come from. */
+static json_t *store_run_object(store *s, int64_t run_id, int chain, cb_err *err)
 {
     json_t *run = store_row_by_id(s, SQ_RUN_ROW, run_id, "run", err);
-    json_t *out = NULL, *ms = NULL, *m;
+    json_t *out = NULL, *m;
     size_t i;
     if (!run)
         return NULL;
+    enum store_sq ms_id = chain ? SQ_CHAIN_MEASUREMENTS : SQ_RUN_MEASUREMENTS;
     int64_t platform_id = json_integer_value(json_object_get(run, "platform_id"));
     if (json_object_set_new(run, "platform", store_platform_object(s, platform_id, 0, err)) != 0)
         goto cleanup; /* err set by the reader (or out of memory, which it reports too) */
-    if (!(ms = store_rows_array(s, ms_id, run_id, 0, err)))
+    if (store_attach_rows(s, run, "measurements", ms_id, run_id, STORE_AS_MEASURED, err) != 0)
         goto cleanup;
-    json_array_foreach(ms, i, m) {
+    json_array_foreach(json_object_get(run, "measurements"), i, m) {
         if (store_measurement_details(s, m, err) != 0)
             goto cleanup;
     }
-    if (json_object_set(run, "measurements", ms) != 0) {
-        cb_fail(err, "%s: out of memory", s->path);
-        goto cleanup;
-    }
-    if (store_attach_rows(s, run, "metrics", SQ_RUN_METRICS, run_id, 0, err) != 0)
+    if (store_attach_rows(s, run, "metrics", SQ_RUN_METRICS, run_id, STORE_AS_OBJECT, err) != 0 ||
+        (chain && store_attach_rows(s, run, "runs", SQ_CHAIN_RUNS, run_id, STORE_AS_OBJECT,
+                                    err) != 0))
         goto cleanup;
     out = run;
     run = NULL;
 cleanup:
-    json_decref(ms);
     json_decref(run);
     return out;
 }
@@ -1344,34 +1332,10 @@ static void store_read_end(store *s)
 json_t *store_runs_json(store *s, const char *experiment, cb_err *err)
 {
     sqlite3_stmt *st = store_stmt(s, SQ_RUNS_LIST, err);
-    json_t *arr = NULL, *out = NULL;
-    int rc;
     if (!st)
         return NULL;
-    if (!(arr = json_array())) {
-        cb_fail(err, "%s: out of memory", s->path);
-        goto cleanup;
-    }
-    if (store_bind_text(st, 1, experiment) != SQLITE_OK) {
-        store_sqlfail(s, err, "listing runs");
-        goto cleanup;
-    }
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (json_array_append_new(arr, store_row_object(st, 0)) != 0) {
-            cb_fail(err, "%s: out of memory", s->path);
-            goto cleanup;
-        }
-    }
-    if (rc != SQLITE_DONE) {
-        store_sqlfail(s, err, "listing runs");
-        goto cleanup;
-    }
-    out = arr;
-    arr = NULL;
-cleanup:
-    store_stmt_done(st);
-    json_decref(arr);
-    return out;
+    return store_collect_rows(s, st, store_bind_text(st, 1, experiment), STORE_AS_OBJECT,
+                              "listing runs", err);
 }
 
 /* Finds the run whose uuid starts with prefix; 0 and *run_id, or -1 with err
@@ -1417,7 +1381,7 @@ json_t *store_run_json(store *s, const char *uuid, cb_err *err)
     if (store_read_begin(s, err) != 0)
         return NULL;
     if (store_run_find(s, uuid, &run_id, err) == 0)
-        run = store_run_object(s, run_id, SQ_RUN_MEASUREMENTS, err);
+        run = store_run_object(s, run_id, 0, err);
     store_read_end(s);
     return run;
 }
@@ -1427,34 +1391,10 @@ json_t *store_run_json(store *s, const char *uuid, cb_err *err)
 static json_t *store_latest_ids(store *s, const char *experiment, cb_err *err)
 {
     sqlite3_stmt *st = store_stmt(s, SQ_LATEST_RUNS, err);
-    json_t *ids = NULL, *out = NULL;
-    int rc;
     if (!st)
         return NULL;
-    if (!(ids = json_array())) {
-        cb_fail(err, "%s: out of memory", s->path);
-        goto cleanup;
-    }
-    if (store_bind_text(st, 1, experiment) != SQLITE_OK) {
-        store_sqlfail(s, err, "finding the latest runs");
-        goto cleanup;
-    }
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (json_array_append_new(ids, json_integer(sqlite3_column_int64(st, 0))) != 0) {
-            cb_fail(err, "%s: out of memory", s->path);
-            goto cleanup;
-        }
-    }
-    if (rc != SQLITE_DONE) {
-        store_sqlfail(s, err, "finding the latest runs");
-        goto cleanup;
-    }
-    out = ids;
-    ids = NULL;
-cleanup:
-    store_stmt_done(st);
-    json_decref(ids);
-    return out;
+    return store_collect_rows(s, st, store_bind_text(st, 1, experiment), STORE_AS_SCALAR,
+                              "finding the latest runs", err);
 }
 
 json_t *store_latest_runs_json(store *s, const char *experiment, cb_err *err)
@@ -1466,21 +1406,17 @@ json_t *store_latest_runs_json(store *s, const char *experiment, cb_err *err)
     if (!(ids = store_latest_ids(s, experiment, err)))
         goto cleanup;
     if (!(runs = json_array())) {
-        cb_fail(err, "%s: out of memory", s->path);
+        store_oom(s, err);
         goto cleanup;
     }
     json_array_foreach(ids, i, id) {
-        int64_t run_id = json_integer_value(id);
-        json_t *run = store_run_object(s, run_id, SQ_CHAIN_MEASUREMENTS, err);
+        json_t *run = store_run_object(s, json_integer_value(id), 1, err);
         if (!run)
             goto cleanup;
         if (json_array_append_new(runs, run) != 0) {
-            cb_fail(err, "%s: out of memory", s->path);
+            store_oom(s, err);
             goto cleanup;
         }
-        /* the array owns run now; a failure below is cleaned up with it */
-        if (store_attach_rows(s, run, "runs", SQ_CHAIN_RUNS, run_id, 0, err) != 0)
-            goto cleanup;
     }
     out = runs;
     runs = NULL;
@@ -1580,18 +1516,6 @@ static int store_import_need(const store *s, const json_t *obj, const char *key,
     return 0;
 }
 
-/* Steps a bound cached statement (bind_rc: how its binding went), expecting
- * no row, and hands it back.  Returns 0, or -1 with err. */
-static int store_import_step(store *s, sqlite3_stmt *st, int bind_rc, const char *what,
-                             cb_err *err)
-{
-    int ret = 0;
-    if (bind_rc != SQLITE_OK || sqlite3_step(st) != SQLITE_DONE)
-        ret = store_sqlfail(s, err, what);
-    store_stmt_done(st);
-    return ret;
-}
-
 /* Inserts the rows of array obj[key], each bound with keys after the fixed
  * parameters (?1 = id1, and ?2 = id2 when id2 >= 0). */
 static int store_import_rows(store *s, enum store_sq id, const json_t *obj, const char *key,
@@ -1610,9 +1534,7 @@ static int store_import_rows(store *s, enum store_sq id, const json_t *obj, cons
             rc = store_bind_opt_id(st, 2, id2);
         if (rc == SQLITE_OK)
             rc = store_bind_keys(st, first, row, keys, n);
-        char what[96];
-        snprintf(what, sizeof what, "importing %s[%zu]", key, i);
-        if (store_import_step(s, st, rc, what, err) != 0)
+        if (store_step_bound(s, st, rc, err, "importing %s[%zu]", key, i) != 0)
             return -1;
     }
     return 0;
@@ -1629,7 +1551,7 @@ static int store_import_platform(store *s, const json_t *plat, int64_t *platform
     if (!st)
         return -1;
     int rc = store_bind_keys(st, 1, plat, store_platform_keys, STORE_NKEYS(store_platform_keys));
-    if (store_import_step(s, st, rc, "importing the platform", err) != 0)
+    if (store_step_bound(s, st, rc, err, "importing the platform") != 0)
         return -1;
     int created = sqlite3_changes(s->db) == 1;
     if (!(st = store_stmt(s, SQ_PLATFORM_BY_FINGERPRINT, err)))
@@ -1675,7 +1597,7 @@ static int store_import_run_row(store *s, const json_t *run, int64_t platform_id
     if (rc == SQLITE_OK)
         rc = origin ? store_bind_text(st, 16, origin)
                     : store_bind_json(st, 16, json_object_get(run, "origin"), 0);
-    if (store_import_step(s, st, rc, "importing the run", err) != 0)
+    if (store_step_bound(s, st, rc, err, "importing the run") != 0)
         return -1;
     *run_id = sqlite3_last_insert_rowid(s->db);
     return 0;
@@ -1705,7 +1627,7 @@ static int store_import_measurement(store *s, int64_t run_id, const json_t *m, s
         rc = store_bind_keys(st, 2, m, store_measurement_keys, STORE_NKEYS(store_measurement_keys));
     if (rc == SQLITE_OK)
         rc = store_bind_json(st, 5, params, 1);
-    if (store_import_step(s, st, rc, where, err) != 0)
+    if (store_step_bound(s, st, rc, err, "%s", where) != 0)
         return -1;
     int64_t mid = sqlite3_last_insert_rowid(s->db);
     size_t i;
@@ -1721,7 +1643,7 @@ static int store_import_measurement(store *s, int64_t run_id, const json_t *m, s
             rc = sqlite3_bind_int(st, 2, (int)i);
         if (rc == SQLITE_OK)
             rc = store_bind_json(st, 3, x, 0);
-        if (store_import_step(s, st, rc, "importing a sample", err) != 0)
+        if (store_step_bound(s, st, rc, err, "importing a sample") != 0)
             return -1;
     }
     return store_import_rows(s, SQ_COUNTER_PUT, m, "counters", mid, -1, store_counter_keys,
@@ -1773,8 +1695,8 @@ static int store_import_body(store *s, const json_t *run, const char *origin, in
         return -1;
     /* a run that was running where it came from has no owner here */
     sqlite3_stmt *st = store_stmt(s, SQ_RUN_REAP, err);
-    if (!st || store_import_step(s, st, sqlite3_bind_int64(st, 1, run_id),
-                                 "importing the run", err) != 0)
+    if (!st || store_step_bound(s, st, sqlite3_bind_int64(st, 1, run_id), err,
+                                "importing the run") != 0)
         return -1;
     *imported = 1;
     return 0;
