@@ -23,33 +23,9 @@
 
 #include "platforms/pool.h"
 #include "platforms/topo.h"
+#include "tests/support/live_pool.h"
 
 #define FIXTURE_DIR "tests/fixtures/topo/"
-
-typedef struct live {
-    plat_topo *topo;
-    pool *p;
-} live;
-
-static int live_setup(void **state)
-{
-    static live l;
-    cb_err err = {{0}};
-    if (plat_topo_open(NULL, &l.topo, &err) != 0 || pool_create(l.topo, &l.p, &err) != 0) {
-        fprintf(stderr, "setup: %s\n", err.msg);
-        return -1;
-    }
-    *state = &l;
-    return 0;
-}
-
-static int live_teardown(void **state)
-{
-    live *l = *state;
-    pool_free(l->p);
-    plat_topo_free(l->topo);
-    return 0;
-}
 
 static void sleep_ms(int ms)
 {
@@ -105,7 +81,7 @@ static void check_part_placement(pool *p, const pool_part *part)
 
 static void test_01_create_live(void **state)
 {
-    live *l = *state;
+    tsup_live *l = *state;
     hwloc_topology_t hw = plat_topo_hwloc(l->topo);
     assert_int_equal(pool_size(l->p), hwloc_get_nbobjs_by_type(hw, HWLOC_OBJ_PU));
     assert_int_equal(pool_has_threads(l->p), 1);
@@ -129,7 +105,7 @@ static void test_01_create_live(void **state)
 
 static void test_02_workers_run_on_their_pus(void **state)
 {
-    live *l = *state;
+    tsup_live *l = *state;
     pool_part part;
     pool_part_all(l->p, &part);
     check_part_placement(l->p, &part);
@@ -150,7 +126,7 @@ static void test_02_workers_run_on_their_pus(void **state)
 
 static void test_03_run_once_per_worker(void **state)
 {
-    live *l = *state;
+    tsup_live *l = *state;
     static record r;
     for (int n = 1; n <= pool_size(l->p); n++) {
         pool_part part;
@@ -181,7 +157,7 @@ static void count_fn(void *ctx, int worker, int n_workers)
 
 static void test_04_many_back_to_back_runs(void **state)
 {
-    live *l = *state;
+    tsup_live *l = *state;
     pool_part part;
     pool_part_all(l->p, &part);
     counter c = {0};
@@ -196,7 +172,7 @@ static void test_04_many_back_to_back_runs(void **state)
 static void test_05_sleeping_workers_wake(void **state)
 {
     /* Workers and caller stop spinning and sleep; runs must still complete. */
-    live *l = *state;
+    tsup_live *l = *state;
     pool_part part;
     pool_part_all(l->p, &part);
     counter c = {0};
@@ -216,7 +192,7 @@ static void slow_fn(void *ctx, int worker, int n_workers)
 
 static void test_06_caller_sleeps_on_long_jobs(void **state)
 {
-    live *l = *state;
+    tsup_live *l = *state;
     pool_part part;
     pool_part_all(l->p, &part);
     counter c = {0};
@@ -228,7 +204,7 @@ static void test_06_caller_sleeps_on_long_jobs(void **state)
 
 static void test_07_partition_errors(void **state)
 {
-    live *l = *state;
+    tsup_live *l = *state;
     pool_part part;
     cb_err err = {{0}};
     int n = pool_size(l->p);
@@ -274,7 +250,7 @@ static void test_07_partition_errors(void **state)
 
 static void test_08_cpulist_partitions(void **state)
 {
-    live *l = *state;
+    tsup_live *l = *state;
     pool_part part;
     cb_err err = {{0}};
     int os0 = pool_worker(l->p, 0)->os_index;
@@ -306,7 +282,7 @@ static void test_08_cpulist_partitions(void **state)
 
 static void test_09_first_prefers_distinct_cores(void **state)
 {
-    live *l = *state;
+    tsup_live *l = *state;
     hwloc_topology_t hw = plat_topo_hwloc(l->topo);
     int n_cores = hwloc_get_nbobjs_by_type(hw, HWLOC_OBJ_CORE);
     pool_part part;
@@ -339,7 +315,7 @@ static void *runner_main(void *arg)
 
 static void test_10_disjoint_partitions_concurrently(void **state)
 {
-    live *l = *state;
+    tsup_live *l = *state;
     if (pool_size(l->p) < 2)
         skip();
     static runner_arg a[2];
@@ -381,7 +357,7 @@ static void gate_fn(void *ctx, int worker, int n_workers)
 
 static void test_11_overlap_is_refused_and_launch_waits(void **state)
 {
-    live *l = *state;
+    tsup_live *l = *state;
     cb_err err = {{0}};
     pool_part first, all;
     assert_int_equal(pool_part_first(l->p, 1, &first, &err), 0);
@@ -435,7 +411,7 @@ static void nest_fn(void *ctx, int worker, int n_workers)
 
 static void test_12_nested_runs(void **state)
 {
-    live *l = *state;
+    tsup_live *l = *state;
     cb_err err = {{0}};
     nest x = {.p = l->p};
     pool_part outer;
@@ -464,7 +440,7 @@ static void test_12_nested_runs(void **state)
 
 static void test_13_kind_partition_live(void **state)
 {
-    live *l = *state;
+    tsup_live *l = *state;
     cb_err err = {{0}};
     plat_info info;
     assert_int_equal(plat_describe(l->topo, &info, &err), 0);
@@ -593,7 +569,7 @@ static void test_16_caller_binding_is_released(void **state)
 {
     /* The caller of pool_run takes share 0 bound to its PU and keeps that
      * binding until pool_release_caller (run in a fresh thread). */
-    live *l = *state;
+    tsup_live *l = *state;
     affinity_arg a = {.p = l->p};
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, affinity_main, &a), 0);
@@ -611,7 +587,7 @@ static void test_16_caller_binding_is_released(void **state)
 static void test_17_spin_setting(void **state)
 {
     /* With no spinning at all, every run goes through the sleep/wake path. */
-    live *l = *state;
+    tsup_live *l = *state;
     long before = pool_spin(l->p);
     assert_true(before > 0);
     pool_set_spin(l->p, -5);
@@ -648,7 +624,7 @@ static void test_19_thread_ids(void **state)
 {
     /* pool_launch never lets the caller take share 0, so every share runs on
      * its worker's thread and must see that worker's recorded tid. */
-    live *l = *state;
+    tsup_live *l = *state;
     int n = pool_size(l->p), self = (int)syscall(SYS_gettid);
     static int tids[POOL_MAX_WORKERS];
     assert_int_equal(pool_thread_ids(l->p, tids, POOL_MAX_WORKERS), n);
@@ -711,5 +687,5 @@ int main(void)
         cmocka_unit_test(test_19_thread_ids),
         cmocka_unit_test(test_20_thread_ids_without_threads),
     };
-    return cmocka_run_group_tests(tests, live_setup, live_teardown);
+    return cmocka_run_group_tests(tests, tsup_live_setup, tsup_live_teardown);
 }

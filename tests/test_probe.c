@@ -18,31 +18,7 @@
 #include "platforms/pool.h"
 #include "platforms/probe.h"
 #include "platforms/topo.h"
-
-typedef struct live {
-    plat_topo *topo;
-    pool *p;
-} live;
-
-static int live_setup(void **state)
-{
-    static live l;
-    cb_err err = {{0}};
-    if (plat_topo_open(NULL, &l.topo, &err) != 0 || pool_create(l.topo, &l.p, &err) != 0) {
-        fprintf(stderr, "setup: %s\n", err.msg);
-        return -1;
-    }
-    *state = &l;
-    return 0;
-}
-
-static int live_teardown(void **state)
-{
-    live *l = *state;
-    pool_free(l->p);
-    plat_topo_free(l->topo);
-    return 0;
-}
+#include "tests/support/live_pool.h"
 
 /* Partition of the first n workers (n <= 0: all). */
 static pool_part first(pool *p, int n)
@@ -88,7 +64,7 @@ static void test_01_isa_and_widths(void **state)
 
 static void test_02_default_triad_size(void **state)
 {
-    live *l = *state;
+    tsup_live *l = *state;
     plat_info info;
     cb_err err = {{0}};
     assert_int_equal(plat_describe(l->topo, &info, &err), 0);
@@ -104,7 +80,7 @@ static void test_02_default_triad_size(void **state)
 
 static void test_03_triad_small_one_worker(void **state)
 {
-    live *l = *state;
+    tsup_live *l = *state;
     pool_part part = first(l->p, 1);
     probe_triad *t = NULL;
     cb_err err = {{0}};
@@ -124,7 +100,7 @@ static void test_03_triad_small_one_worker(void **state)
 
 static void test_04_triad_all_workers_awkward_sizes(void **state)
 {
-    live *l = *state;
+    tsup_live *l = *state;
     static const size_t sizes[] = {1, 5, 7, 8, 9, 17, 1003, 65536, 65537, 100003};
     for (int pass = 0; pass < 2; pass++) {
         pool_part part = first(l->p, pass == 0 ? 1 : 0);
@@ -145,7 +121,7 @@ static void test_04_triad_all_workers_awkward_sizes(void **state)
 
 static void test_05_triad_errors(void **state)
 {
-    live *l = *state;
+    tsup_live *l = *state;
     pool_part part = first(l->p, 0);
     probe_triad *t = (probe_triad *)&part;
     cb_err err = {{0}};
@@ -216,7 +192,7 @@ static void check_fma(pool *p, const pool_part *part, long iters)
 
 static void test_07_fma_matches_reference_one_worker(void **state)
 {
-    live *l = *state;
+    tsup_live *l = *state;
     pool_part part = first(l->p, 1);
     static const long iters[] = {1, 2, 7, 100, 999, 1000, 1001, 4097};
     for (size_t i = 0; i < sizeof iters / sizeof *iters; i++)
@@ -225,7 +201,7 @@ static void test_07_fma_matches_reference_one_worker(void **state)
 
 static void test_08_fma_matches_reference_all_workers(void **state)
 {
-    live *l = *state;
+    tsup_live *l = *state;
     pool_part part = first(l->p, 0);
     check_fma(l->p, &part, 3);
     check_fma(l->p, &part, 2500);
@@ -233,7 +209,7 @@ static void test_08_fma_matches_reference_all_workers(void **state)
 
 static void test_09_fma_default_iterations(void **state)
 {
-    live *l = *state;
+    tsup_live *l = *state;
     pool_part part = first(l->p, 0);
     probe_fma *f = NULL;
     cb_err err = {{0}};
@@ -262,7 +238,7 @@ static void hold_fn(void *ctx, int worker, int n_workers)
 static void test_10_busy_partition_fails_cleanly(void **state)
 {
     /* A probe step on a partition another run holds returns the pool's error. */
-    live *l = *state;
+    tsup_live *l = *state;
     pool_part part = first(l->p, 1);
     probe_fma *f = NULL;
     cb_err err = {{0}};
@@ -294,5 +270,5 @@ int main(void)
         cmocka_unit_test(test_09_fma_default_iterations),
         cmocka_unit_test(test_10_busy_partition_fails_cleanly),
     };
-    return cmocka_run_group_tests(tests, live_setup, live_teardown);
+    return cmocka_run_group_tests(tests, tsup_live_setup, tsup_live_teardown);
 }
