@@ -12,6 +12,7 @@
 #ifndef CTXBENCH_EXPERIMENTS_RUNNER_H
 #define CTXBENCH_EXPERIMENTS_RUNNER_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "platforms/measure.h"
@@ -28,6 +29,7 @@ typedef struct exp_param {
     exp_type type;
     const char *def;               /* default value list, used when the sweep omits the key */
     const char *const *allowed;    /* EXP_WORD: NULL-terminated list of allowed words */
+    const char *const *(*allowed_fn)(void); /* EXP_WORD: the list, when only known at run time */
     int64_t min, max;              /* EXP_INT: inclusive bounds */
     const char *help;
 } exp_param;
@@ -61,7 +63,9 @@ typedef struct exp_case {
     const char *probe_kind;    /* non-NULL: the case is a roofline probe, e.g. "triad_gbps" */
 } exp_case;
 
-typedef struct exp_runner {
+typedef struct exp_runner exp_runner;
+
+struct exp_runner {
     const char *name;
     const char *description;
     const exp_param *params;
@@ -69,7 +73,15 @@ typedef struct exp_runner {
     /* Builds and verifies the case for one point.  Returns 0, or -1 with err
      * (nothing to clean up then). */
     int (*prepare)(const exp_env *env, const exp_point *point, exp_case *out, cb_err *err);
-} exp_runner;
+    /* Optional: 0 when parameter `param` does not matter at this point (e.g.
+     * d_state for attention); the sweep then leaves it out of the point's
+     * identity and drops the duplicates it would make.  NULL: all matter. */
+    int (*param_used)(const exp_runner *self, const exp_point *point, int param);
+    /* Optional: 0 when the point cannot be run by design (e.g. an operator
+     * refusing a shape), with the reason in why; the sweep drops it and says
+     * so.  NULL: every point applies. */
+    int (*applicable)(const exp_runner *self, const exp_point *point, char *why, size_t cap);
+};
 
 /* The runner with this name, or NULL. */
 const exp_runner *exp_runner_find(const char *name);

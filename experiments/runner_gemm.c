@@ -19,9 +19,11 @@
 static const char *const gemm_kernels[] = {"gemv", "gemm", NULL};
 
 static const exp_param gemm_params[] = {
-    {"kernel", EXP_WORD, "gemv, gemm", gemm_kernels, 0, 0, "gemv (y = W x) or gemm (C = A B)"},
-    {"size", EXP_INT, "1024", NULL, 1, 65536, "m = n = k"},
-    {"threads", EXP_INT, "1", NULL, 1, 4096, "worker threads (first N cores)"},
+    {.name = "kernel", .type = EXP_WORD, .def = "gemv, gemm", .allowed = gemm_kernels,
+     .help = "gemv (y = W x) or gemm (C = A B)"},
+    {.name = "size", .type = EXP_INT, .def = "1024", .min = 1, .max = 65536, .help = "m = n = k"},
+    {.name = "threads", .type = EXP_INT, .def = "1", .min = 1, .max = 4096,
+     .help = "worker threads (first N cores)"},
 };
 
 typedef struct gemm_case {

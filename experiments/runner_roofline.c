@@ -11,8 +11,10 @@
 static const char *const roofline_probes[] = {"triad", "fma", NULL};
 
 static const exp_param roofline_params[] = {
-    {"probe", EXP_WORD, "triad, fma", roofline_probes, 0, 0, "which probe: triad or fma"},
-    {"threads", EXP_INT, "1..ncores", NULL, 1, 4096, "worker threads (first N cores)"},
+    {.name = "probe", .type = EXP_WORD, .def = "triad, fma", .allowed = roofline_probes,
+     .help = "which probe: triad or fma"},
+    {.name = "threads", .type = EXP_INT, .def = "1..ncores", .min = 1, .max = 4096,
+     .help = "worker threads (first N cores)"},
 };
 
 static void roofline_free_triad(void *ctx)

@@ -431,16 +431,17 @@ static int spec_word_axis(const exp_param *p, const char *text, spec_axis *ax, c
     char *save = NULL;
     for (char *item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
         cb_trim(item);
+        const char *const *allowed = p->allowed ? p->allowed : p->allowed_fn ? p->allowed_fn() : NULL;
         int found = -1;
-        for (int i = 0; p->allowed && p->allowed[i]; i++)
-            if (strcmp(item, p->allowed[i]) == 0)
+        for (int i = 0; allowed && allowed[i]; i++)
+            if (strcmp(item, allowed[i]) == 0)
                 found = i;
         if (found < 0) {
             cb_fail(err, "unknown %s '%s'", p->name, item);
             free(copy);
             return -1;
         }
-        ax->sval[ax->n++] = p->allowed[found];
+        ax->sval[ax->n++] = allowed[found];
     }
     free(copy);
     return 0;
@@ -477,13 +478,17 @@ static int spec_axis_load(const spec_reader *rd, const exp_spec *spec, const exp
     return 0;
 }
 
+/* The point's identity: its parameters that matter, as canonical JSON. */
 static int spec_point_json(const exp_runner *r, exp_point *pt, cb_err *err)
 {
     json_t *obj = json_object();
-    for (int i = 0; obj && i < r->n_params; i++)
+    for (int i = 0; obj && i < r->n_params; i++) {
+        if (r->param_used && !r->param_used(r, pt, i))
+            continue;
         json_object_set_new(obj, r->params[i].name, r->params[i].type == EXP_INT
                                                          ? json_integer(pt->ival[i])
                                                          : json_string(pt->sval[i]));
+    }
     char *text = obj ? json_dumps(obj, JSON_SORT_KEYS | JSON_COMPACT) : NULL;
     json_decref(obj);
     if (!text)
@@ -495,6 +500,33 @@ static int spec_point_json(const exp_runner *r, exp_point *pt, cb_err *err)
     }
     free(text);
     return fits ? 0 : cb_fail(err, "a point's parameters are too long to record");
+}
+
+/* 1 if an earlier point has the same identity (a parameter that does not
+ * matter made a duplicate). */
+static int spec_is_duplicate(const exp_spec *spec, int n, const exp_point *pt)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(spec->points[i].params_hash, pt->params_hash) == 0)
+            return 1;
+    return 0;
+}
+
+/* Keeps the point (returns 1) unless it duplicates one or the runner cannot
+ * run it, which is counted with the first reason. */
+static int spec_keep(exp_spec *spec, int n, const exp_point *pt)
+{
+    const exp_runner *r = spec->runner;
+    char why[200];
+    if (r->param_used && spec_is_duplicate(spec, n, pt))
+        return 0;
+    if (r->applicable && !r->applicable(r, pt, why, sizeof why)) {
+        if (spec->n_inapplicable++ == 0)
+            snprintf(spec->inapplicable_why, sizeof spec->inapplicable_why, "%s: %s",
+                     pt->params_json, why);
+        return 0;
+    }
+    return 1;
 }
 
 /* The cartesian product of the axes, last parameter fastest. */
@@ -510,8 +542,9 @@ static int spec_expand(exp_spec *spec, const spec_axis *axes, cb_err *err)
     spec->points = calloc((size_t)total, sizeof *spec->points);
     if (!spec->points)
         return cb_fail(err, "out of memory");
+    int kept = 0;
     for (long long k = 0; k < total; k++) {
-        exp_point *pt = &spec->points[k];
+        exp_point *pt = &spec->points[kept];
         long long rest = k;
         pt->n = r->n_params;
         for (int i = r->n_params - 1; i >= 0; i--) {
@@ -524,8 +557,12 @@ static int spec_expand(exp_spec *spec, const spec_axis *axes, cb_err *err)
         }
         if (spec_point_json(r, pt, err) != 0)
             return -1;
+        kept += spec_keep(spec, kept, pt);
     }
-    spec->n_points = (int)total;
+    spec->n_points = kept;
+    if (kept == 0)
+        return cb_fail(err, "%s: empty sweep: the runner can run none of its %lld points (%s)",
+                       spec->path, total, spec->inapplicable_why);
     return 0;
 }
 

@@ -18,8 +18,10 @@
  * duplicate keys, malformed numbers or ranges, an unknown runner, values a
  * parameter does not allow (e.g. an unknown operator), and empty sweeps.  It
  * touches no database.  Points are expanded in the runner's parameter order,
- * the last parameter varying fastest; `order = shuffled` permutes them with
- * the seed. */
+ * the last parameter varying fastest; a parameter the runner says does not
+ * matter at a point is left out of its identity (and duplicates dropped); a
+ * point the runner cannot run by design is dropped and counted;
+ * `order = shuffled` permutes the points with the seed. */
 #ifndef CTXBENCH_EXPERIMENTS_SPEC_H
 #define CTXBENCH_EXPERIMENTS_SPEC_H
 
@@ -43,6 +45,8 @@ typedef struct exp_spec {
     uint64_t seed;
     exp_point *points;          /* (n_points) expanded sweep, in run order */
     int n_points;
+    int n_inapplicable;         /* points the runner refused by design (dropped) */
+    char inapplicable_why[768]; /* the first such point and its reason */
 } exp_spec;
 
 /* Reads, validates and expands an experiment file at a scale ("quick" or

@@ -163,8 +163,17 @@ static int run_points(stage_machine *m, const exp_spec *spec, const char *todo, 
     return 0;
 }
 
+/* Says how many points of the sweep the runner cannot run by design. */
+static void run_note_inapplicable(const exp_spec *spec)
+{
+    if (spec->n_inapplicable > 0)
+        fprintf(stderr, "ctxbench: note: %s: %d point(s) left out as not applicable, e.g. %s\n",
+                spec->name, spec->n_inapplicable, spec->inapplicable_why);
+}
+
 int stage_run_spec(stage_machine *m, const exp_spec *spec, int force)
 {
+    run_note_inapplicable(spec);
     cb_err err = {{0}};
     store_run_info info = {0};
     run_info_fill(spec, m, &info);
@@ -207,6 +216,7 @@ static void run_list_points(const exp_spec *spec)
 {
     printf("%s (%s scale, runner %s): %d points\n", spec->name, spec->scale, spec->runner->name,
            spec->n_points);
+    run_note_inapplicable(spec);
     for (int i = 0; i < spec->n_points; i++)
         printf("  %s\n", spec->points[i].params_json);
 }

@@ -7,22 +7,12 @@
  * median, the roofline from the stored probes); nothing is measured here. */
 #include "reports/report.h"
 
+#include "reports/format.h"
+#include "reports/operators.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-
-static const char *rep_str(const json_t *obj, const char *key)
-{
-    const char *s = json_string_value(json_object_get(obj, key));
-    return s ? s : "";
-}
-
-/* A JSON number (real or integer), or NAN when absent or null. */
-static double rep_num(const json_t *obj, const char *key)
-{
-    const json_t *v = json_object_get(obj, key);
-    return json_is_number(v) ? json_number_value(v) : NAN;
-}
 
 json_t *report_latest_probes(const json_t *platform)
 {
@@ -36,7 +26,7 @@ json_t *report_latest_probes(const json_t *platform)
         json_t *q;
         int replaced = 0;
         json_array_foreach(latest, j, q) {
-            if (strcmp(rep_str(q, "kind"), rep_str(p, "kind")) == 0 &&
+            if (strcmp(report_str(q, "kind"), report_str(p, "kind")) == 0 &&
                 json_integer_value(json_object_get(q, "threads")) ==
                     json_integer_value(json_object_get(p, "threads"))) {
                 json_array_set(latest, j, p);
@@ -58,9 +48,9 @@ report_roof report_roof_for(const json_t *platform, int threads)
     json_t *p;
     json_array_foreach(latest, i, p) {
         int t = (int)json_integer_value(json_object_get(p, "threads"));
-        double v = rep_num(p, "value");
-        int is_bw = strcmp(rep_str(p, "kind"), "triad_gbps") == 0;
-        int is_fl = strcmp(rep_str(p, "kind"), "fma_gflops") == 0;
+        double v = report_num(p, "value");
+        int is_bw = strcmp(report_str(p, "kind"), "triad_gbps") == 0;
+        int is_fl = strcmp(report_str(p, "kind"), "fma_gflops") == 0;
         if (!(v > 0) || (!is_bw && !is_fl))
             continue;
         if (t == threads)
@@ -73,29 +63,6 @@ report_roof report_roof_for(const json_t *platform, int threads)
     }
     json_decref(latest);
     return exact.gbps > 0 && exact.gflops > 0 ? exact : best;
-}
-
-/* Seconds with a unit a reader takes in at a glance: "812 ns", "3.42 ms". */
-static void rep_time(double s, char *buf, size_t cap)
-{
-    if (isnan(s))
-        snprintf(buf, cap, "–");
-    else if (s < 1e-6)
-        snprintf(buf, cap, "%.3g ns", s * 1e9);
-    else if (s < 1e-3)
-        snprintf(buf, cap, "%.3g µs", s * 1e6);
-    else if (s < 1)
-        snprintf(buf, cap, "%.3g ms", s * 1e3);
-    else
-        snprintf(buf, cap, "%.3g s", s);
-}
-
-static void rep_value(double v, const char *fmt, char *buf, size_t cap)
-{
-    if (isnan(v) || isinf(v))
-        snprintf(buf, cap, "–");
-    else
-        snprintf(buf, cap, fmt, v);
 }
 
 /* "kernel=gemm size=512" from the canonical JSON, threads left out (own column). */
@@ -127,10 +94,10 @@ static void rep_roofline_line(const json_t *platform, FILE *out)
     json_t *p;
     int any = 0;
     json_array_foreach(latest, i, p) {
-        const char *kind = rep_str(p, "kind");
+        const char *kind = report_str(p, "kind");
         int bw = strcmp(kind, "triad_gbps") == 0;
         fprintf(out, "%s %s %lld thr %.1f %s", any ? ";" : "", bw ? "triad" : "fma",
-                json_integer_value(json_object_get(p, "threads")), rep_num(p, "value"),
+                json_integer_value(json_object_get(p, "threads")), report_num(p, "value"),
                 bw ? "GB/s" : "GFLOP/s");
         any = 1;
     }
@@ -142,65 +109,53 @@ static void rep_roofline_line(const json_t *platform, FILE *out)
 static void rep_provenance(const json_t *group, const json_t *platform, FILE *out)
 {
     fprintf(out, "Platform `%.16s`: %s %s, %lld cores / %lld PUs, widest SIMD %s, %s %s.  \n",
-            rep_str(platform, "fingerprint"), rep_str(platform, "cpu_vendor"),
-            rep_str(platform, "cpu_model"), json_integer_value(json_object_get(platform, "n_cores")),
-            json_integer_value(json_object_get(platform, "n_pus")), rep_str(platform, "simd_best"),
-            rep_str(platform, "os"), rep_str(platform, "kernel"));
-    fprintf(out, "Scale %s; source revision `%.12s`%s; built with %s %s.  \n", rep_str(group, "scale"),
-            rep_str(group, "revision"),
+            report_str(platform, "fingerprint"), report_str(platform, "cpu_vendor"),
+            report_str(platform, "cpu_model"), json_integer_value(json_object_get(platform, "n_cores")),
+            json_integer_value(json_object_get(platform, "n_pus")), report_str(platform, "simd_best"),
+            report_str(platform, "os"), report_str(platform, "kernel"));
+    fprintf(out, "Scale %s; source revision `%.12s`%s; built with %s %s.  \n", report_str(group, "scale"),
+            report_str(group, "revision"),
             json_integer_value(json_object_get(group, "dirty")) == 1 ? " (dirty tree)" : "",
-            rep_str(group, "compiler"), rep_str(group, "cflags"));
+            report_str(group, "compiler"), report_str(group, "cflags"));
     fprintf(out, "Runs:");
     size_t i;
     json_t *run;
     json_array_foreach(json_object_get(group, "runs"), i, run)
-        fprintf(out, "%s `%s` (%s, %s)", i ? "," : "", rep_str(run, "uuid"), rep_str(run, "status"),
-                rep_str(run, "started_at"));
+        fprintf(out, "%s `%s` (%s, %s)", i ? "," : "", report_str(run, "uuid"), report_str(run, "status"),
+                report_str(run, "started_at"));
     fprintf(out, ".\n\n");
-}
-
-/* The roofline verdict of one measurement: bound class and percent of the
- * attainable performance min(peak, AI x bandwidth) at its thread count. */
-static void rep_bound(const json_t *platform, const json_t *m, char *bound, size_t bcap, char *pct,
-                      size_t pcap)
-{
-    double median = rep_num(m, "median_s"), flops = rep_num(m, "flops"), bytes = rep_num(m, "bytes");
-    report_roof roof = report_roof_for(platform, (int)json_integer_value(json_object_get(m, "threads")));
-    snprintf(bound, bcap, "–");
-    snprintf(pct, pcap, "–");
-    if (!(median > 0) || !(flops > 0) || !(bytes > 0) || !(roof.gbps > 0) || !(roof.gflops > 0))
-        return;
-    double ai = flops / bytes, ridge = roof.gflops / roof.gbps;
-    double attainable = ai < ridge ? ai * roof.gbps : roof.gflops;
-    snprintf(bound, bcap, "%s", ai < ridge ? "memory" : "compute");
-    snprintf(pct, pcap, "%.0f%%", 100.0 * (flops / median / 1e9) / attainable);
 }
 
 static void rep_row(const json_t *platform, const json_t *m, FILE *out)
 {
     char params[256], med[32], lo[32], hi[32], cv[32], gf[32], gb[32], ai[32], bound[16], pct[16];
-    double median = rep_num(m, "median_s"), flops = rep_num(m, "flops"), bytes = rep_num(m, "bytes");
-    rep_params(rep_str(m, "params_json"), params, sizeof params);
-    rep_time(median, med, sizeof med);
-    rep_time(rep_num(m, "ci_lo_s"), lo, sizeof lo);
-    rep_time(rep_num(m, "ci_hi_s"), hi, sizeof hi);
-    rep_value(100 * rep_num(m, "cv"), "%.1f%%", cv, sizeof cv);
-    rep_value(flops / median / 1e9, "%.2f", gf, sizeof gf);
-    rep_value(bytes / median / 1e9, "%.2f", gb, sizeof gb);
-    rep_value(flops / bytes, "%.3g", ai, sizeof ai);
-    rep_bound(platform, m, bound, sizeof bound, pct, sizeof pct);
+    double median = report_num(m, "median_s"), flops = report_num(m, "flops"), bytes = report_num(m, "bytes");
+    rep_params(report_str(m, "params_json"), params, sizeof params);
+    report_time(median, med, sizeof med);
+    report_time(report_num(m, "ci_lo_s"), lo, sizeof lo);
+    report_time(report_num(m, "ci_hi_s"), hi, sizeof hi);
+    report_value(100 * report_num(m, "cv"), "%.1f%%", cv, sizeof cv);
+    report_value(flops / median / 1e9, "%.2f", gf, sizeof gf);
+    report_value(bytes / median / 1e9, "%.2f", gb, sizeof gb);
+    report_value(flops / bytes, "%.3g", ai, sizeof ai);
+    report_bound(platform, m, bound, sizeof bound, pct, sizeof pct);
     fprintf(out, "| %s | %s | %s | %lld | %s | %s – %s | %s | %lld | %s | %s | %s | %s | %s |\n",
-            rep_str(m, "subject"), rep_str(m, "impl"), params,
+            report_str(m, "subject"), report_str(m, "impl"), params,
             json_integer_value(json_object_get(m, "threads")), med, lo, hi, cv,
             json_integer_value(json_object_get(m, "reps")), gf, gb, ai, bound, pct);
 }
 
-static void rep_group(const json_t *group, FILE *out)
+static int rep_group(const json_t *group, FILE *out, cb_err *err)
 {
     const json_t *platform = json_object_get(group, "platform");
-    fprintf(out, "## %s\n\n", rep_str(group, "experiment"));
+    fprintf(out, "## %s\n\n", report_str(group, "experiment"));
     rep_provenance(group, platform, out);
     rep_roofline_line(platform, out);
+    if (report_is_operator_sweep(group)) {
+        if (report_operators_section(group, out, err) != 0)
+            return -1;
+        fprintf(out, "### Every point\n\n");
+    }
     fprintf(out, "| subject | impl | parameters | threads | median | 95%% CI of median | CV | reps | "
                  "GFLOP/s | GB/s | flop/B | bound | %% of roofline |\n");
     fprintf(out, "|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|---|--:|\n");
@@ -212,6 +167,7 @@ static void rep_group(const json_t *group, FILE *out)
                  "from the stored median, FLOP and byte counts and the platform's probe figures at "
                  "the same thread count; the bandwidth ceiling is main memory's (STREAM triad), so "
                  "a working set that stays in cache can exceed 100%%.\n\n");
+    return 0;
 }
 
 int report_markdown(store *s, const char *experiment, FILE *out, cb_err *err)
@@ -228,8 +184,12 @@ int report_markdown(store *s, const char *experiment, FILE *out, cb_err *err)
         fprintf(out, "# ctxbench report\n\n");
         size_t i;
         json_t *g;
-        json_array_foreach(groups, i, g)
-            rep_group(g, out);
+        json_array_foreach(groups, i, g) {
+            if (rep_group(g, out, err) != 0) {
+                rc = -1;
+                break;
+            }
+        }
     }
     json_decref(groups);
     if (rc == 0 && ferror(out))
