@@ -32,6 +32,7 @@ typedef struct spec_reader {
     const char *path;
     const char *next;          /* the text not yet handed to inih */
     int line;                  /* number of the line inih is handling */
+    int indented;              /* that line starts with white space (a continuation) */
     int long_line;             /* first line longer than inih accepts, 0 if none */
     spec_entry *entries;
     int n_entries, cap_entries;
@@ -63,6 +64,7 @@ static char *spec_read_line(char *buf, int cap, void *stream)
     if (*rd->next == '\0')
         return NULL;
     rd->line++;
+    rd->indented = *rd->next == ' ' || *rd->next == '\t';
     const char *end = strchr(rd->next, '\n');
     size_t len = end ? (size_t)(end - rd->next) + 1 : strlen(rd->next);
     if (len > (size_t)cap - 1) {
@@ -87,9 +89,26 @@ static int spec_reader_fail(spec_reader *rd, const char *fmt, const char *a, con
     return 0;
 }
 
+/* An indented line continues the list of the key above it: joined with a
+ * comma, so "a, b," + "c" and "a, b" + "c" both give the items a, b, c. */
+static int spec_continue(spec_reader *rd, spec_entry *e, const char *more)
+{
+    size_t len = strlen(e->value), extra = strlen(more);
+    char *joined = realloc(e->value, len + extra + 2);
+    if (!joined)
+        return spec_reader_fail(rd, "out of memory%s%s", "", "");
+    joined[len] = ',';
+    memcpy(joined + len + 1, more, extra + 1);
+    e->value = joined;
+    return 1;
+}
+
 static int spec_on_key(void *user, const char *section, const char *key, const char *value)
 {
     spec_reader *rd = user;
+    spec_entry *last = rd->n_entries ? &rd->entries[rd->n_entries - 1] : NULL;
+    if (rd->indented && last && strcmp(last->section, section) == 0 && strcmp(last->key, key) == 0)
+        return spec_continue(rd, last, value);
     if (!*section)
         return spec_reader_fail(rd, "key '%s' is outside any section%s", key, "");
     if (!spec_in_list(section, spec_sections))
@@ -100,8 +119,7 @@ static int spec_on_key(void *user, const char *section, const char *key, const c
         if (strcmp(e->section, section) == 0 && strcmp(e->key, key) == 0) {
             char first[32];
             snprintf(first, sizeof first, "%d", e->line);
-            return spec_reader_fail(rd, "duplicate key '%s' (first on line %s; an indented line "
-                                        "continues the key above it)", key, first);
+            return spec_reader_fail(rd, "duplicate key '%s' (first on line %s)", key, first);
         }
     }
     if (strlen(key) >= sizeof rd->entries[0].key)

@@ -10,7 +10,8 @@
  *   [quick]       overrides of [sweep] keys or run-control keys at the quick scale
  *   [full]        the same at the full scale
  *
- * A value list is comma separated; an item is a value (an integer, a word, or
+ * A value list is comma separated, and may go on over indented lines (joined
+ * as more items of the list); an item is a value (an integer, a word, or
  * `ncores`, the number of cores of the machine) or a range: `a..b` (step 1),
  * `a..b +k` (arithmetic) or `a..b xk` (geometric), e.g. `512..65536 x2`.
  *

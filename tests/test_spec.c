@@ -219,6 +219,18 @@ static void test_11_shuffled_is_a_seeded_permutation(void **state)
     exp_spec_free(b);
 }
 
+static void test_13_indented_lines_continue_a_list(void **state)
+{
+    (void)state;
+    const char *text = HEAD "[sweep]\nkernel = gemv,\n    gemm\nsize = 16,\n  32\n   64\nthreads = 1\n";
+    exp_spec *spec = NULL;
+    cb_err err = {{0}};
+    assert_int_equal(exp_spec_from_text("t", text, "quick", 2, &spec, &err), 0);
+    assert_int_equal(spec->n_points, 2 * 3);
+    assert_string_equal(spec->points[5].params_json, "{\"kernel\":\"gemm\",\"size\":64,\"threads\":1}");
+    exp_spec_free(spec);
+}
+
 static void test_12_missing_file(void **state)
 {
     (void)state;
@@ -244,6 +256,7 @@ int main(void)
         cmocka_unit_test(test_10_long_line),
         cmocka_unit_test(test_11_shuffled_is_a_seeded_permutation),
         cmocka_unit_test(test_12_missing_file),
+        cmocka_unit_test(test_13_indented_lines_continue_a_list),
     };
     return cmocka_run_group_tests_name("spec", tests, NULL, NULL);
 }
