@@ -101,6 +101,18 @@ static void gemm_split(const float *A, const float *B, float *C, int m, int n, i
     free(scratch);
 }
 
+/* One worker's GEMM of random A (m, k) and B (k, n) against the reference,
+ * within TOL. */
+static void check_gemm_shape(int m, int n, int k)
+{
+    float *A = rnd_matrix((size_t)m * k), *B = rnd_matrix((size_t)k * n);
+    float *C = nan_matrix((size_t)m * n), *ref = nan_matrix((size_t)m * n);
+    op_gemm_ref(A, B, ref, m, n, k);
+    gemm_split(A, B, C, m, n, k, 1);
+    check_gemm_close(A, B, C, ref, m, n, k);
+    free(A), free(B), free(C), free(ref);
+}
+
 /* ---- tests ------------------------------------------------------------------------------------- */
 
 static void test_01_cost_model(void **state)
@@ -192,15 +204,8 @@ static void test_06_gemm_matches_reference(void **state)
 {
     for (int a = 0; a < N_SHAPES; a++)
         for (int b = 0; b < N_SHAPES; b++)
-            for (int c = 0; c < N_SHAPES; c++) {
-                int m = shapes[a], n = shapes[b], k = shapes[c];
-                float *A = rnd_matrix((size_t)m * k), *B = rnd_matrix((size_t)k * n);
-                float *C = nan_matrix((size_t)m * n), *ref = nan_matrix((size_t)m * n);
-                op_gemm_ref(A, B, ref, m, n, k);
-                gemm_split(A, B, C, m, n, k, 1);
-                check_gemm_close(A, B, C, ref, m, n, k);
-                free(A), free(B), free(C), free(ref);
-            }
+            for (int c = 0; c < N_SHAPES; c++)
+                check_gemm_shape(shapes[a], shapes[b], shapes[c]);
 }
 
 static void test_07_gemm_crosses_blocks(void **state)
@@ -211,15 +216,8 @@ static void test_07_gemm_crosses_blocks(void **state)
         {5, 33, 300}, {13, 17, 513}, {200, 40, 257}, {385, 9, 31}, {7, 2100, 19},
         {3, 4099, 5}, {64, 64, 64}, {96, 128, 256},
     };
-    for (size_t t = 0; t < sizeof cases / sizeof *cases; t++) {
-        int m = cases[t][0], n = cases[t][1], k = cases[t][2];
-        float *A = rnd_matrix((size_t)m * k), *B = rnd_matrix((size_t)k * n);
-        float *C = nan_matrix((size_t)m * n), *ref = nan_matrix((size_t)m * n);
-        op_gemm_ref(A, B, ref, m, n, k);
-        gemm_split(A, B, C, m, n, k, 1);
-        check_gemm_close(A, B, C, ref, m, n, k);
-        free(A), free(B), free(C), free(ref);
-    }
+    for (size_t t = 0; t < sizeof cases / sizeof *cases; t++)
+        check_gemm_shape(cases[t][0], cases[t][1], cases[t][2]);
 }
 
 static void test_08_gemm_same_for_any_split(void **state)

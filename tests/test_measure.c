@@ -14,6 +14,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -133,6 +134,71 @@ static void assert_result_empty(const meas_result *r)
     assert_null(r->counters[0].name);
 }
 
+/* Measures call_fn on c under o and asserts the run succeeded; the caller
+ * frees *r. */
+static void run_calls(const meas_opts *o, call_ctx *c, meas_result *r)
+{
+    cb_err err = {{0}};
+    assert_int_equal(meas_run(o, call_fn, c, r, &err), 0);
+}
+
+/* Measures touch_fn on a fresh 64 KiB buffer under o and asserts the run
+ * succeeded; the caller frees *r. */
+static void run_touch(const meas_opts *o, meas_result *r)
+{
+    unsigned char *buf = calloc(1, 1 << 16);
+    assert_non_null(buf);
+    cb_err err = {{0}};
+    assert_int_equal(meas_run(o, touch_fn, buf, r, &err), 0);
+    free(buf);
+}
+
+/* Measures a closure that fails at call fail_at under o: the run stops there,
+ * passes the closure's message up and leaves *r empty. */
+static void check_closure_fails_at(const meas_opts *o, int fail_at, meas_result *r)
+{
+    call_ctx c = {.fail_at = fail_at};
+    cb_err err = {{0}};
+    char want[64];
+    snprintf(want, sizeof want, "closure failed at call %d", fail_at);
+    assert_int_equal(meas_run(o, call_fn, &c, r, &err), -1);
+    assert_string_equal(err.msg, want);
+    assert_int_equal(c.calls, fail_at);
+    assert_result_empty(r);
+}
+
+/* Bad options o are refused, with a message naming field and an empty result
+ * (the callers check that the closure never ran). */
+static void check_refused(const meas_opts *o, call_ctx *c, const char *field)
+{
+    meas_result r;
+    cb_err err = {{0}};
+    assert_int_equal(meas_run(o, call_fn, c, &r, &err), -1);
+    assert_non_null(strstr(err.msg, field));
+    assert_result_empty(&r);
+}
+
+/* Every counter of r is unsupported, and says so with a reason containing
+ * why. */
+static void assert_counters_refused(const meas_result *r, const char *why)
+{
+    for (int i = 0; i < CTR_COUNT; i++) {
+        assert_int_equal(r->counters[i].supported, 0);
+        assert_non_null(strstr(r->counters[i].reason, why));
+    }
+}
+
+/* Takes an open counter set through one measurement: start, pause, resume,
+ * stop, and reads it as one repetition into vals. */
+static void cycle_counters(ctr_set *cs, ctr_value vals[CTR_COUNT])
+{
+    ctr_start(cs);
+    ctr_pause(cs);
+    ctr_resume(cs);
+    ctr_stop(cs);
+    ctr_read(cs, 1, vals);
+}
+
 static void test_01_defaults(void **state)
 {
     (void)state;
@@ -156,8 +222,7 @@ static void test_02_counts_warmups_and_reps(void **state)
     o.min_reps = 10;
     call_ctx c = {0};
     meas_result r;
-    cb_err err = {{0}};
-    assert_int_equal(meas_run(&o, call_fn, &c, &r, &err), 0);
+    run_calls(&o, &c, &r);
     assert_int_equal(c.calls, o.warmups + r.n);
     /* min_time 0: the loop stops as soon as min_reps are done */
     assert_int_equal(r.n, 10);
@@ -177,8 +242,7 @@ static void test_03_min_time_respected(void **state)
     o.min_time_s = 0.05;
     call_ctx c = {.sleep_us = 1000};
     meas_result r;
-    cb_err err;
-    assert_int_equal(meas_run(&o, call_fn, &c, &r, &err), 0);
+    run_calls(&o, &c, &r);
     assert_int_equal(r.stop, MEAS_STOP_DONE);
     assert_true(sum_samples(&r) >= 0.05);
     assert_true(r.n * 0.001 >= 0.05 * 0.5); /* each call sleeps >= 1 ms, so n is ~40-50 */
@@ -196,8 +260,7 @@ static void test_04_max_reps_caps(void **state)
     o.max_time_s = 60;
     call_ctx c = {0};
     meas_result r;
-    cb_err err;
-    assert_int_equal(meas_run(&o, call_fn, &c, &r, &err), 0);
+    run_calls(&o, &c, &r);
     assert_int_equal(r.n, 20);
     assert_int_equal(c.calls, 20);
     assert_int_equal(r.stop, MEAS_STOP_MAX_REPS);
@@ -214,8 +277,7 @@ static void test_05_max_time_caps_slow_closure(void **state)
     o.max_time_s = 0.1;
     call_ctx c = {.sleep_us = 20000};
     meas_result r;
-    cb_err err;
-    assert_int_equal(meas_run(&o, call_fn, &c, &r, &err), 0);
+    run_calls(&o, &c, &r);
     assert_true(r.n >= 1 && r.n < 1000);
     assert_int_equal(r.stop, MEAS_STOP_MAX_TIME);
     assert_string_equal(meas_stop_name(r.stop), "max-time");
@@ -233,8 +295,7 @@ static void test_06_max_time_stops_warmups(void **state)
     o.max_time_s = 0.05;
     call_ctx c = {.sleep_us = 30000};
     meas_result r;
-    cb_err err;
-    assert_int_equal(meas_run(&o, call_fn, &c, &r, &err), 0);
+    run_calls(&o, &c, &r);
     assert_int_equal(r.n, 1); /* the budget is spent: one timed repetition, no more */
     assert_true(c.calls < 1 + o.warmups);
     assert_int_equal(r.stop, MEAS_STOP_MAX_TIME);
@@ -248,13 +309,8 @@ static void test_07_closure_error_in_loop(void **state)
     o.warmups = 2;
     o.min_reps = 10;
     o.counters = 1;
-    call_ctx c = {.fail_at = 5};
     meas_result r;
-    cb_err err = {{0}};
-    assert_int_equal(meas_run(&o, call_fn, &c, &r, &err), -1);
-    assert_string_equal(err.msg, "closure failed at call 5");
-    assert_int_equal(c.calls, 5); /* the error stops the run */
-    assert_result_empty(&r);
+    check_closure_fails_at(&o, 5, &r); /* the error stops the run */
     meas_result_free(&r); /* harmless on the emptied result */
 }
 
@@ -264,13 +320,8 @@ static void test_08_closure_error_in_warmup(void **state)
     meas_opts o = quick_opts();
     o.warmups = 3;
     o.flush_cache = 1;
-    call_ctx c = {.fail_at = 1};
     meas_result r;
-    cb_err err = {{0}};
-    assert_int_equal(meas_run(&o, call_fn, &c, &r, &err), -1);
-    assert_string_equal(err.msg, "closure failed at call 1");
-    assert_int_equal(c.calls, 1);
-    assert_result_empty(&r);
+    check_closure_fails_at(&o, 1, &r);
 }
 
 static void test_09_silent_failure_gets_message(void **state)
@@ -296,8 +347,7 @@ static void test_10_stats_match_samples(void **state)
     o.min_reps = 50;
     call_ctx c = {0};
     meas_result r;
-    cb_err err;
-    assert_int_equal(meas_run(&o, call_fn, &c, &r, &err), 0);
+    run_calls(&o, &c, &r);
     meas_stats s;
     assert_int_equal(stats_compute(r.samples_s, r.n, &s), 0);
     assert_int_equal(r.stats.n, r.n);
@@ -320,8 +370,7 @@ static void test_11_samples_in_order(void **state)
     o.min_reps = o.max_reps = 4;
     call_ctx c = {.sleep_us = 1000, .sleep_grows = 1}; /* 1, 4, 16, 64 ms */
     meas_result r;
-    cb_err err;
-    assert_int_equal(meas_run(&o, call_fn, &c, &r, &err), 0);
+    run_calls(&o, &c, &r);
     assert_int_equal(r.n, 4);
     for (int i = 1; i < r.n; i++)
         assert_true(r.samples_s[i] > r.samples_s[i - 1]);
@@ -335,11 +384,8 @@ static void test_12_counters_verdicts(void **state)
     meas_opts o = quick_opts();
     o.min_reps = 20;
     o.counters = 1;
-    unsigned char *buf = calloc(1, 1 << 16);
-    assert_non_null(buf);
     meas_result r;
-    cb_err err;
-    assert_int_equal(meas_run(&o, touch_fn, buf, &r, &err), 0);
+    run_touch(&o, &r);
     for (int i = 0; i < CTR_COUNT; i++) {
         const ctr_value *v = &r.counters[i];
         assert_non_null(v->name);
@@ -360,7 +406,6 @@ static void test_12_counters_verdicts(void **state)
     assert_string_equal(r.counters[CTR_CYCLES].name, "cycles");
     assert_string_equal(r.counters[CTR_INSTRUCTIONS].name, "instructions");
     meas_result_free(&r);
-    free(buf);
 }
 
 static void test_13_counters_not_requested(void **state)
@@ -370,8 +415,7 @@ static void test_13_counters_not_requested(void **state)
     o.counters = 0;
     call_ctx c = {0};
     meas_result r;
-    cb_err err;
-    assert_int_equal(meas_run(&o, call_fn, &c, &r, &err), 0);
+    run_calls(&o, &c, &r);
     for (int i = 0; i < CTR_COUNT; i++) {
         assert_non_null(r.counters[i].name);
         assert_int_equal(r.counters[i].supported, 0);
@@ -409,8 +453,7 @@ static void test_15_overhead(void **state)
     meas_opts o = quick_opts();
     call_ctx c = {0};
     meas_result r;
-    cb_err err;
-    assert_int_equal(meas_run(&o, call_fn, &c, &r, &err), 0);
+    run_calls(&o, &c, &r);
     assert_true(r.overhead_s == ov);
     meas_result_free(&r);
 }
@@ -425,16 +468,12 @@ static void test_16_flush_cache(void **state)
     o.min_reps = o.max_reps = 5;
     o.flush_cache = 1;
     o.counters = 1;
-    unsigned char *buf = calloc(1, 1 << 16);
-    assert_non_null(buf);
     meas_result r;
-    cb_err err;
-    assert_int_equal(meas_run(&o, touch_fn, buf, &r, &err), 0);
+    run_touch(&o, &r);
     assert_int_equal(r.n, 5);
     assert_int_equal(r.counters[CTR_TASK_CLOCK].supported, 1);
     assert_true(r.wall_s >= sum_samples(&r));
     meas_result_free(&r);
-    free(buf);
 }
 
 static void test_17_peak_rss(void **state)
@@ -444,8 +483,7 @@ static void test_17_peak_rss(void **state)
     meas_opts o = quick_opts();
     call_ctx c = {0};
     meas_result r;
-    cb_err err;
-    assert_int_equal(meas_run(&o, call_fn, &c, &r, &err), 0);
+    run_calls(&o, &c, &r);
     assert_true(r.peak_rss_kb > 0);
     meas_result_free(&r);
 }
@@ -471,12 +509,8 @@ static void test_18_bad_options(void **state)
     bad[5].field = "max_time_s", bad[5].o.max_time_s = NAN;
     bad[6].field = "min_time_s", bad[6].o.min_time_s = -1;
     bad[7].field = "min_time_s", bad[7].o.min_time_s = 60; /* above max_time_s */
-    for (int i = 0; i < 8; i++) {
-        err.msg[0] = '\0';
-        assert_int_equal(meas_run(&bad[i].o, call_fn, &c, &r, &err), -1);
-        assert_non_null(strstr(err.msg, bad[i].field));
-        assert_result_empty(&r);
-    }
+    for (int i = 0; i < 8; i++)
+        check_refused(&bad[i].o, &c, bad[i].field);
     assert_int_equal(c.calls, 0); /* bad options never run the closure */
     assert_int_equal(meas_run(&good, NULL, &c, &r, &err), -1);
     assert_int_equal(meas_run(NULL, call_fn, &c, &r, &err), -1);
@@ -524,11 +558,7 @@ static void test_21_counter_set_lifecycle(void **state)
     ctr_close(&cs); /* closing a set that never opened touches no descriptor */
     ctr_value vals[CTR_COUNT];
     ctr_open(&cs, NULL, 0, vals);
-    ctr_start(&cs);
-    ctr_pause(&cs);
-    ctr_resume(&cs);
-    ctr_stop(&cs);
-    ctr_read(&cs, 1, vals);
+    cycle_counters(&cs, vals);
     assert_int_equal(cs.n_threads, 1);
     for (int i = 0; i < CTR_COUNT; i++)
         assert_true(vals[i].supported ? cs.fd[i][0] >= 0 : vals[i].reason[0] != '\0');
@@ -630,15 +660,10 @@ static void test_22_extra_tids_options(void **state)
     assert_int_equal(o.n_extra_tids, 0);
     o = quick_opts();
     call_ctx c = {0};
-    meas_result r;
-    cb_err err = {{0}};
     o.n_extra_tids = -1;
-    assert_int_equal(meas_run(&o, call_fn, &c, &r, &err), -1);
-    assert_non_null(strstr(err.msg, "extra_tids"));
-    assert_result_empty(&r);
+    check_refused(&o, &c, "extra_tids");
     o.n_extra_tids = 2; /* and no list */
-    assert_int_equal(meas_run(&o, call_fn, &c, &r, &err), -1);
-    assert_non_null(strstr(err.msg, "extra_tids"));
+    check_refused(&o, &c, "extra_tids");
     assert_int_equal(c.calls, 0);
 }
 
@@ -675,13 +700,9 @@ static void test_24_bogus_tid_is_a_verdict(void **state)
     o.n_extra_tids = 1;
     call_ctx c = {0};
     meas_result r;
-    cb_err err = {{0}};
-    assert_int_equal(meas_run(&o, call_fn, &c, &r, &err), 0); /* the timing still stands */
+    run_calls(&o, &c, &r); /* the timing still stands */
     assert_int_equal(r.n, 3);
-    for (int i = 0; i < CTR_COUNT; i++) {
-        assert_int_equal(r.counters[i].supported, 0);
-        assert_non_null(strstr(r.counters[i].reason, "999999999"));
-    }
+    assert_counters_refused(&r, "999999999");
     meas_result_free(&r);
 }
 
@@ -697,15 +718,11 @@ static void test_25_too_many_threads_is_a_verdict(void **state)
     o.n_extra_tids = MEAS_MAX_EXTRA_TIDS + 1;
     call_ctx c = {0};
     meas_result r;
-    cb_err err = {{0}};
-    assert_int_equal(meas_run(&o, call_fn, &c, &r, &err), 0);
-    for (int i = 0; i < CTR_COUNT; i++) {
-        assert_int_equal(r.counters[i].supported, 0);
-        assert_non_null(strstr(r.counters[i].reason, "too many threads"));
-    }
+    run_calls(&o, &c, &r);
+    assert_counters_refused(&r, "too many threads");
     meas_result_free(&r);
     o.n_extra_tids = MEAS_MAX_EXTRA_TIDS; /* at the limit: counted (all repeats of self) */
-    assert_int_equal(meas_run(&o, call_fn, &c, &r, &err), 0);
+    run_calls(&o, &c, &r);
     assert_int_equal(r.counters[CTR_TASK_CLOCK].supported, 1);
     meas_result_free(&r);
 }
@@ -723,11 +740,7 @@ static void test_26_counter_set_on_extra_threads(void **state)
     ctr_open(&cs, tids, 4, vals);
     assert_int_equal(cs.n_threads, 2);
     assert_int_equal(cs.tid[1], w);
-    ctr_start(&cs);
-    ctr_pause(&cs);
-    ctr_resume(&cs);
-    ctr_stop(&cs);
-    ctr_read(&cs, 1, vals);
+    cycle_counters(&cs, vals);
     assert_int_equal(vals[CTR_TASK_CLOCK].supported, 1);
     for (int i = 0; i < CTR_COUNT; i++) /* open on every thread, or on none */
         for (int t = 0; t < cs.n_threads; t++)
