@@ -521,27 +521,34 @@ static int spec_point_json(const exp_runner *r, exp_point *pt, cb_err *err)
 }
 
 /* 1 if an earlier point has the same identity (a parameter that does not
- * matter made a duplicate). */
-static int spec_is_duplicate(const exp_spec *spec, int n, const exp_point *pt)
+ * matter made a duplicate): among the kept points [0, n) or the points left
+ * out as inapplicable, which are kept at the tail [cap - n_inapplicable, cap). */
+static int spec_is_duplicate(const exp_spec *spec, int n, int cap, const exp_point *pt)
 {
     for (int i = 0; i < n; i++)
+        if (strcmp(spec->points[i].params_hash, pt->params_hash) == 0)
+            return 1;
+    for (int i = cap - spec->n_inapplicable; i < cap; i++)
         if (strcmp(spec->points[i].params_hash, pt->params_hash) == 0)
             return 1;
     return 0;
 }
 
 /* Keeps the point (returns 1) unless it duplicates one or the runner cannot
- * run it, which is counted with the first reason. */
-static int spec_keep(exp_spec *spec, int n, const exp_point *pt)
+ * run it; an inapplicable point moves to the tail and is counted, with the
+ * first reason kept. */
+static int spec_keep(exp_spec *spec, int n, int cap, exp_point *pt)
 {
     const exp_runner *r = spec->runner;
     char why[200];
-    if (r->param_used && spec_is_duplicate(spec, n, pt))
+    if (r->param_used && spec_is_duplicate(spec, n, cap, pt))
         return 0;
     if (r->applicable && !r->applicable(r, pt, why, sizeof why)) {
-        if (spec->n_inapplicable++ == 0)
+        if (spec->n_inapplicable == 0)
             snprintf(spec->inapplicable_why, sizeof spec->inapplicable_why, "%s: %s",
                      pt->params_json, why);
+        spec->n_inapplicable++;
+        spec->points[cap - spec->n_inapplicable] = *pt;
         return 0;
     }
     return 1;
@@ -575,7 +582,7 @@ static int spec_expand(exp_spec *spec, const spec_axis *axes, cb_err *err)
         }
         if (spec_point_json(r, pt, err) != 0)
             return -1;
-        kept += spec_keep(spec, kept, pt);
+        kept += spec_keep(spec, kept, (int)total, pt);
     }
     spec->n_points = kept;
     if (kept == 0)

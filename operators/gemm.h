@@ -16,6 +16,9 @@
  * scratch) around a register-tiled micro-kernel.  The vector ISA is chosen at
  * compile time: AVX-512F, AVX2+FMA, NEON (aarch64), or portable C.
  *
+ * OpenBLAS is the other fp32 backend (blas.h: the same slices through CBLAS);
+ * op_gemm_default_backend() there names the one measured faster here.
+ *
  * Tolerance against the reference: each fast output element is within
  * 1e-4 x sum_k |a_ik b_kj| (+1e-30) of the reference (float accumulation of
  * k terms; tests/test_gemm.c checks it on awkward shapes).

@@ -6,16 +6,14 @@
 #include <stdint.h>
 #include <string.h>
 
-/* The families, in the order reports list them.  (DEVELOPMENT: weak until
- * every family exists.) */
-#define OP_FAMILY(name) extern const op_entry *const name[] __attribute__((weak))
-OP_FAMILY(op_family_attention);
-OP_FAMILY(op_family_linear);
-OP_FAMILY(op_family_fourier);
-OP_FAMILY(op_family_mamba1);
-OP_FAMILY(op_family_mamba2);
-OP_FAMILY(op_family_dense);
-OP_FAMILY(op_family_elementwise);
+/* The families, in the order reports list them. */
+extern const op_entry *const op_family_attention[];
+extern const op_entry *const op_family_linear[];
+extern const op_entry *const op_family_fourier[];
+extern const op_entry *const op_family_mamba1[];
+extern const op_entry *const op_family_mamba2[];
+extern const op_entry *const op_family_dense[];
+extern const op_entry *const op_family_elementwise[];
 
 #define OP_MAX_ENTRIES 128
 
@@ -33,7 +31,7 @@ static void op_registry_build(void)
         return;
     int n = 0;
     for (size_t f = 0; f < sizeof op_families / sizeof op_families[0]; f++)
-        for (int i = 0; op_families[f] && op_families[f][i] && n < OP_MAX_ENTRIES; i++)
+        for (int i = 0; op_families[f][i] && n < OP_MAX_ENTRIES; i++)
             op_registry[n++] = op_families[f][i];
     op_registry[n] = NULL;
 }
