@@ -11,6 +11,7 @@
 
 #include "experiments/runner.h"
 #include "operators/gemm.h"
+#include "operators/op.h"
 
 #define GEMM_FULL_CHECK_SIZE 512 /* verify every row up to this size */
 #define GEMM_CHECK_ROWS 16       /* rows verified beyond it */
@@ -47,17 +48,6 @@ static void gemm_case_free(void *ctx)
     free(g->c);
     free(g->scratch);
     free(g);
-}
-
-static void gemm_fill(float *x, size_t n, uint64_t seed)
-{
-    uint64_t s = seed * 0x9e3779b97f4a7c15ULL + 1;
-    for (size_t i = 0; i < n; i++) {
-        s ^= s << 13;
-        s ^= s >> 7;
-        s ^= s << 17;
-        x[i] = (float)((double)(s >> 11) / 9007199254740992.0 * 2.0 - 1.0);
-    }
 }
 
 static void gemm_worker(void *ctx, int worker, int n_workers)
@@ -119,8 +109,8 @@ static int gemm_alloc(gemm_case *g, int threads, cb_err *err)
     g->scratch = scratch ? malloc(scratch) : NULL;
     if (!g->a || !g->b || !g->c || (scratch && !g->scratch))
         return cb_fail(err, "gemm size %d: out of memory", g->n);
-    gemm_fill(g->a, mat, 1);
-    gemm_fill(g->b, g->is_gemm ? mat : n, 2);
+    op_fill_uniform(g->a, mat, 1, -1.0f, 1.0f);
+    op_fill_uniform(g->b, g->is_gemm ? mat : n, 2, -1.0f, 1.0f);
     return 0;
 }
 

@@ -27,6 +27,7 @@
  * and its own scratch region (and, for decode, slot L of the KV heads whose
  * position L it owns). */
 #include "operators/attention.h"
+#include "operators/vmath.h"
 
 #include <float.h>
 #include <math.h>
@@ -45,23 +46,6 @@
 
 /* ---- vector helpers, per ISA --------------------------------------------------------------
  * vf: VL floats; vmask: which lanes of a partial load/store. */
-
-/* exp's constants (see op_attn_exp in attention.h): ln2 = LN2_HI + LN2_LO with
- * LN2_HI = 355/512 exact in 9 bits; EXP_C2..EXP_C6 the degree-6 coefficients
- * of e^r on |r| <= ln2/2 (c0 = c1 = 1), fitted for least maximum relative
- * error (iteratively reweighted least squares on 4000 Chebyshev nodes),
- * rounded to float.  Inputs are clamped to [EXP_LO, EXP_HI] first: EXP_LO
- * makes 2^n underflow to 0, EXP_HI overflow to inf. */
-#define LOG2E 1.44269504088896341f
-#define LN2_HI 0.693359375f
-#define LN2_LO (-2.12194440e-4f)
-#define EXP_C2 4.999999106e-01f
-#define EXP_C3 1.666641980e-01f
-#define EXP_C4 4.166822508e-02f
-#define EXP_C5 8.374815807e-03f
-#define EXP_C6 1.383684576e-03f
-#define EXP_LO (-110.0f)
-#define EXP_HI 89.0f
 
 #if defined(__AVX512F__)
 
@@ -105,18 +89,6 @@ ATTN_INLINE vf vmask_from(vf v, float thr)
     __mmask16 m = _mm512_cmp_ps_mask(iota, _mm512_set1_ps(thr), _CMP_GE_OQ);
     return _mm512_mask_mov_ps(v, m, _mm512_set1_ps(-INFINITY));
 }
-/* 2^n (n integral) times p: scalef handles overflow and subnormal results. */
-ATTN_INLINE vf vround(vf x)
-{
-    return _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-}
-ATTN_INLINE vf vscale2(vf p, vf n) { return _mm512_scalef_ps(p, n); }
-/* max/min return their second operand when either is NaN: x goes second. */
-ATTN_INLINE vf vclamp_exp(vf x)
-{
-    return _mm512_min_ps(_mm512_set1_ps(EXP_HI), _mm512_max_ps(_mm512_set1_ps(EXP_LO), x));
-}
-
 /* Lane k of the result = the sum of the lanes of a[k], k < 16: a transposing
  * tree of adds (15 adds, 30 shuffles).  The tree leaves sums in the lane
  * order 0 2 1 3 8 10 9 11 4 6 5 7 12 14 13 15, an involution, so reading the
@@ -192,28 +164,6 @@ ATTN_INLINE vf vmask_from(vf v, float thr)
     vf m = _mm256_cmp_ps(iota, _mm256_set1_ps(thr), _CMP_GE_OQ);
     return _mm256_blendv_ps(v, _mm256_set1_ps(-INFINITY), m);
 }
-ATTN_INLINE vf vround(vf x)
-{
-    return _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-}
-/* p 2^n as p 2^n1 2^n2 with n1 = floor(n/2): each factor a normal float for
- * n in [-159, 129] (the clamp's range), one rounding at the end, so
- * subnormal results round correctly and n = 128 overflows to inf. */
-ATTN_INLINE vf vscale2(vf p, vf n)
-{
-    __m256i ni = _mm256_cvtps_epi32(n);
-    __m256i n1 = _mm256_srai_epi32(ni, 1);
-    __m256i n2 = _mm256_sub_epi32(ni, n1);
-    __m256i bias = _mm256_set1_epi32(127);
-    vf s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n1, bias), 23));
-    vf s2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n2, bias), 23));
-    return _mm256_mul_ps(_mm256_mul_ps(p, s1), s2);
-}
-ATTN_INLINE vf vclamp_exp(vf x)
-{
-    return _mm256_min_ps(_mm256_set1_ps(EXP_HI), _mm256_max_ps(_mm256_set1_ps(EXP_LO), x));
-}
-
 /* Lane k of the result = the sum of the lanes of a[k], k < 8 (as the
  * AVX-512 version: the tree's lane order 0 2 1 3 4 6 5 7 is an involution). */
 ATTN_INLINE vf vsum_lanes(const vf *a)
@@ -266,21 +216,13 @@ ATTN_INLINE vf vmask_from(vf v, float thr) { return 0.0f >= thr ? -INFINITY : v;
 
 #endif
 
-/* e^x per lane (accuracy: attention.h, op_attn_exp). */
+/* e^x per lane: the shared exp (accuracy: operators/vmath.h). */
 ATTN_INLINE vf vexp(vf x)
 {
-#if VL > 1
-    x = vclamp_exp(x);
-    vf n = vround(vmul(x, vset(LOG2E)));
-    vf r = vfma(n, vset(-LN2_HI), x);
-    r = vfma(n, vset(-LN2_LO), r);
-    vf p = vfma(vset(EXP_C6), r, vset(EXP_C5));
-    p = vfma(p, r, vset(EXP_C4));
-    p = vfma(p, r, vset(EXP_C3));
-    p = vfma(p, r, vset(EXP_C2));
-    p = vfma(p, r, vset(1.0f));
-    p = vfma(p, r, vset(1.0f));
-    return vscale2(p, n);
+#if VL == 16
+    return vm_exp512(x);
+#elif VL == 8
+    return vm_exp256(x);
 #else
     return expf(x);
 #endif

@@ -40,13 +40,8 @@ void op_blas_gemm_part(const float *A, const float *B, float *C, int m, int n, i
                        int n_workers)
 {
     int lo, hi;
-    op_gemm_rows(m, worker, n_workers, &lo, &hi);
-    if (lo >= hi || n <= 0)
+    if (!op_gemm_part_rows(C, m, n, k, worker, n_workers, &lo, &hi))
         return;
-    if (k <= 0) {
-        memset(C + (size_t)lo * n, 0, (size_t)(hi - lo) * n * sizeof(float));
-        return;
-    }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, hi - lo, n, k, 1.0f,
                 A + (size_t)lo * k, k, B, n, 0.0f, C + (size_t)lo * n, n);
 }

@@ -10,6 +10,7 @@
  *
  * Never: allocate, do I/O, write outside the worker's rows. */
 #include "operators/elementwise.h"
+#include "operators/vmath.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -22,26 +23,6 @@
 #define EW_ISA "portable"
 #endif
 
-/* A fused multiply-add where the target has a fast one, else multiply then add. */
-#ifdef FP_FAST_FMAF
-#define FMAF(a, b, c) fmaf((a), (b), (c))
-#else
-#define FMAF(a, b, c) ((a) * (b) + (c))
-#endif
-
-/* exp: range, Cody-Waite split of ln 2 (C1 has 9 significant bits, so n C1 is
- * exact for |n| < 2^15), Cephes expf's polynomial for e^r on [-ln2/2, ln2/2]. */
-#define EXP_HI 89.0f     /* e^89 overflows: clamped inputs still give +inf */
-#define EXP_LO -104.0f   /* e^-104 < 2^-150 rounds to 0 */
-#define EXP_LOG2E 1.44269504088896341f
-#define EXP_C1 0.693359375f
-#define EXP_C2 -2.12194440e-4f
-#define EXP_P0 1.9875691500e-4f
-#define EXP_P1 1.3981999507e-3f
-#define EXP_P2 8.3334519073e-3f
-#define EXP_P3 4.1665795894e-2f
-#define EXP_P4 1.6666665459e-1f
-#define EXP_P5 5.0000001201e-1f
 #define LN2F 0.693147180559945309f
 #define SQRT2F 1.41421356237309505f
 
@@ -59,33 +40,8 @@ void op_ew_rows(int rows, int worker, int n_workers, int *lo, int *hi)
 
 #if !defined(__AVX512F__)
 
-/* 2^k as a float for k in [-126, 127]. */
-static float pow2i(int k)
-{
-    uint32_t bits = (uint32_t)(k + 127) << 23;
-    float f;
-    memcpy(&f, &bits, sizeof f);
-    return f;
-}
-
-static float exp_scalar(float x)
-{
-    if (x != x)
-        return x;
-    x = x < EXP_LO ? EXP_LO : x > EXP_HI ? EXP_HI : x;
-    float n = rintf(x * EXP_LOG2E);
-    float r = FMAF(-n, EXP_C1, x);
-    r = FMAF(-n, EXP_C2, r);
-    float p = FMAF(EXP_P0, r, EXP_P1);
-    p = FMAF(p, r, EXP_P2);
-    p = FMAF(p, r, EXP_P3);
-    p = FMAF(p, r, EXP_P4);
-    p = FMAF(p, r, EXP_P5);
-    float y = FMAF(p, r * r, r) + 1.0f;
-    /* 2^n in two normal steps, so overflow gives inf and tiny results denormals. */
-    int ni = (int)n, n1 = ni / 2;
-    return y * pow2i(n1) * pow2i(ni - n1);
-}
+/* e^x: the shared exp (operators/vmath.h). */
+static float exp_scalar(float x) { return vm_expf(x); }
 
 /* log(u) for u in [1, 2]: u = 2^e m with m in [sqrt(1/2), sqrt(2)], and
  * log m = 2 atanh(s), s = (m - 1)/(m + 1), |s| <= 0.172, by its series to s^9
@@ -95,11 +51,11 @@ static float log12_scalar(float u)
     int big = u > SQRT2F;
     float m = big ? u * 0.5f : u;
     float s = (m - 1.0f) / (m + 1.0f), z = s * s;
-    float p = FMAF(z, 1.0f / 9.0f, 1.0f / 7.0f);
-    p = FMAF(p, z, 1.0f / 5.0f);
-    p = FMAF(p, z, 1.0f / 3.0f);
-    p = FMAF(p, z, 1.0f);
-    return FMAF(2.0f * s, p, big ? LN2F : 0.0f);
+    float p = VM_FMAF(z, 1.0f / 9.0f, 1.0f / 7.0f);
+    p = VM_FMAF(p, z, 1.0f / 5.0f);
+    p = VM_FMAF(p, z, 1.0f / 3.0f);
+    p = VM_FMAF(p, z, 1.0f);
+    return VM_FMAF(2.0f * s, p, big ? LN2F : 0.0f);
 }
 
 /* log(1 + t) for t in [0, 1] without losing small t: u = 1 + t rounded, then
@@ -157,22 +113,8 @@ static inline __m512 rcp512(__m512 x)
     return _mm512_mul_ps(r, _mm512_fnmadd_ps(x, r, _mm512_set1_ps(2.0f)));
 }
 
-static inline __m512 exp512(__m512 x)
-{
-    /* max/min return their second operand when one is NaN: NaN passes through. */
-    x = _mm512_min_ps(_mm512_set1_ps(EXP_HI), _mm512_max_ps(_mm512_set1_ps(EXP_LO), x));
-    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(EXP_LOG2E)),
-                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(EXP_C1), x);
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(EXP_C2), r);
-    __m512 p = _mm512_fmadd_ps(_mm512_set1_ps(EXP_P0), r, _mm512_set1_ps(EXP_P1));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(EXP_P2));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(EXP_P3));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(EXP_P4));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(EXP_P5));
-    __m512 y = _mm512_add_ps(_mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r), _mm512_set1_ps(1.0f));
-    return _mm512_scalef_ps(y, n); /* y 2^n, overflow and denormals rounded once */
-}
+/* e^x: the shared exp (operators/vmath.h). */
+static inline __m512 exp512(__m512 x) { return vm_exp512(x); }
 
 static inline __m512 log12_512(__m512 u)
 {

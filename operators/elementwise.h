@@ -9,7 +9,8 @@
  * on one vectorised exp (op_exp_fast):
  *
  *   exp(x) = 2^n p(r), n = rint(x log2 e), r = x - n ln2 (ln2 in two parts,
- *   Cody-Waite), p a degree-7 polynomial (Cephes expf's coefficients).
+ *   Cody-Waite), p a degree-6 relative minimax polynomial: the exp every
+ *   operator shares (operators/vmath.h).
  *   Relative error below 2e-7 against libm's expf on [-87.3, 88.7] (results
  *   that are normal floats; tests/test_op_elementwise.c measures it); above
  *   88.72 it gives +inf, below -87.3 denormals with absolute error < 1e-44

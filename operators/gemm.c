@@ -16,6 +16,7 @@
  * Never: allocate (scratch comes from the caller), do I/O, touch rows outside
  * the worker's slice. */
 #include "operators/gemm.h"
+#include "operators/vmath.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -55,13 +56,6 @@
 #endif
 #ifndef NC
 #define NC 2048 /* columns of B packed at once (L3) */
-#endif
-
-/* A fused multiply-add where the target has a fast one, else multiply then add. */
-#ifdef FP_FAST_FMAF
-#define FMAF(a, b, c) fmaf((a), (b), (c))
-#else
-#define FMAF(a, b, c) ((a) * (b) + (c))
 #endif
 
 const char *op_gemm_isa(void) { return GEMM_ISA; }
@@ -179,7 +173,7 @@ GEMV_INLINE void gemv_rows(const float *W, const float *x, float *y, int R, int 
     for (int r = 0; r < R; r++) {
         float s = hsum256(_mm256_add_ps(lo[r], hi[r]));
         for (int t = j; t < k; t++)
-            s = FMAF(W[(size_t)r * k + t], x[t], s);
+            s = VM_FMAF(W[(size_t)r * k + t], x[t], s);
         y[r] = s;
     }
 }
@@ -235,13 +229,13 @@ GEMV_INLINE void gemv_rows(const float *W, const float *x, float *y, int R, int 
     for (; j + 16 <= k; j += 16)
         for (int r = 0; r < R; r++)
             for (int l = 0; l < 16; l++)
-                acc[r][l] = FMAF(W[(size_t)r * k + j + l], x[j + l], acc[r][l]);
+                acc[r][l] = VM_FMAF(W[(size_t)r * k + j + l], x[j + l], acc[r][l]);
     for (int r = 0; r < R; r++) {
         float s = 0.0f;
         for (int l = 0; l < 16; l++)
             s += acc[r][l];
         for (int t = j; t < k; t++)
-            s = FMAF(W[(size_t)r * k + t], x[t], s);
+            s = VM_FMAF(W[(size_t)r * k + t], x[t], s);
         y[r] = s;
     }
 }
@@ -384,7 +378,7 @@ static void gemm_tile(int kc, const float *restrict a, const float *restrict b,
     for (int p = 0; p < kc; p++, a += MR, b += NR)
         for (int r = 0; r < MR; r++)
             for (int j = 0; j < NR; j++)
-                t[r][j] = FMAF(a[r], b[j], t[r][j]);
+                t[r][j] = VM_FMAF(a[r], b[j], t[r][j]);
     for (int r = 0; r < MR; r++)
         for (int j = 0; j < NR; j++)
             c[(size_t)r * ldc + j] = accumulate ? c[(size_t)r * ldc + j] + t[r][j] : t[r][j];
@@ -481,17 +475,24 @@ static void gemm_rows(const float *A, const float *B, float *C, int n, int k, in
     }
 }
 
+int op_gemm_part_rows(float *C, int m, int n, int k, int worker, int n_workers, int *lo, int *hi)
+{
+    op_gemm_rows(m, worker, n_workers, lo, hi);
+    if (*lo >= *hi || n <= 0)
+        return 0;
+    if (k <= 0) {
+        memset(C + (size_t)*lo * n, 0, (size_t)(*hi - *lo) * n * sizeof(float));
+        return 0;
+    }
+    return 1;
+}
+
 void op_gemm_part(const float *A, const float *B, float *C, int m, int n, int k, void *scratch,
                   int worker, int n_workers)
 {
     int lo, hi;
-    op_gemm_rows(m, worker, n_workers, &lo, &hi);
-    if (lo >= hi || n <= 0)
+    if (!op_gemm_part_rows(C, m, n, k, worker, n_workers, &lo, &hi))
         return;
-    if (k <= 0) {
-        memset(C + (size_t)lo * n, 0, (size_t)(hi - lo) * n * sizeof(float));
-        return;
-    }
     uintptr_t base = ((uintptr_t)scratch + 63) & ~(uintptr_t)63;
     float *mine = (float *)base + (size_t)worker * scratch_floats(m, n, k);
     size_t kc = (size_t)imin(KC, k), nc = (size_t)round_up(imin(NC, n), NR);

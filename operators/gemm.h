@@ -58,6 +58,12 @@ void op_gemv_part(const float *W /* (m, k) */, const float *x /* (k) */, float *
  * uses its own region of it; any alignment).  0 when m, n or k is 0. */
 size_t op_gemm_scratch_bytes(int m, int n, int k, int n_workers);
 
+/* This worker's rows [*lo, *hi) of C (m, n) (op_gemm_rows), and whether
+ * there is a product left to compute: 0 when the share is empty or n <= 0,
+ * and 0 after zeroing those rows of C when k <= 0; else 1.  The prologue
+ * of every gemm share (op_gemm_part, op_blas_gemm_part).  Cannot fail. */
+int op_gemm_part_rows(float *C, int m, int n, int k, int worker, int n_workers, int *lo, int *hi);
+
 /* C[lo..hi) = A[lo..hi) B for this worker's rows (op_gemm_rows), C
  * overwritten.  scratch: op_gemm_scratch_bytes(m, n, k, n_workers) bytes
  * shared by all workers of the run (each writes only its own region). */

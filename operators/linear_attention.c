@@ -19,6 +19,7 @@
  * Never: allocate (scratch comes from the caller), do I/O, touch heads
  * outside the worker's share. */
 #include "operators/linear_attention.h"
+#include "operators/vmath.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -204,26 +205,9 @@ static inline __mmask16 lane_mask(int n)
     return n >= 16 ? (__mmask16)0xffff : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1);
 }
 
-/* exp(x) for x <= 0 (argument clamped at -80): Cody-Waite reduction by ln 2,
- * degree-7 Taylor polynomial on |r| <= ln2/2 (relative error ~1e-7), 2^n by
- * vscalefps. */
-static inline __m512 exp_le0(__m512 x)
-{
-    x = _mm512_max_ps(x, _mm512_set1_ps(-80.0f));
-    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-    __m512 p = _mm512_set1_ps(1.0f / 5040.0f);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 720.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    return _mm512_scalef_ps(p, n);
-}
+/* exp(x) for x <= 0, argument clamped at -80: the shared exp
+ * (operators/vmath.h) behind the clamp the portable phi_f also applies. */
+static inline __m512 exp_le0(__m512 x) { return vm_exp512(_mm512_max_ps(x, _mm512_set1_ps(-80.0f))); }
 
 /* phi(x) = x + 1 for x > 0, exp(x) otherwise. */
 static inline __m512 phi_vec(__m512 x)

@@ -24,6 +24,7 @@
  * Never: allocate, do I/O, touch channels outside the worker's slice (or, in
  * the time-split phases, rows outside its chunks). */
 #include "operators/selective_scan.h"
+#include "operators/vmath.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -108,17 +109,8 @@ V_INLINE vf v_round(vf a)
     return _mm256_round_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
 }
 /* p 2^k for integral k in [-151, 128]: two exact power-of-two factors, each
- * a normal float, so only the last product rounds (subnormals included). */
-V_INLINE vf v_ldexp(vf p, vf k)
-{
-    __m256i ki = _mm256_cvtps_epi32(k);
-    __m256i k1 = _mm256_srai_epi32(ki, 1);
-    __m256i k2 = _mm256_sub_epi32(ki, k1);
-    __m256i bias = _mm256_set1_epi32(127);
-    vf s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(k1, bias), 23));
-    vf s2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(k2, bias), 23));
-    return _mm256_mul_ps(_mm256_mul_ps(p, s1), s2);
-}
+ * a normal float, so only the last product rounds (operators/vmath.h). */
+V_INLINE vf v_ldexp(vf p, vf k) { return vm_scale2_256(p, k); }
 V_INLINE vf v_sel_gt(vf a, vf b, vf x, vf y)
 {
     return _mm256_blendv_ps(y, x, _mm256_cmp_ps(a, b, _CMP_GT_OQ));
@@ -172,41 +164,19 @@ const char *op_mamba1_isa(void) { return SCAN_ISA; }
 /* ---- exp, softplus, silu -------------------------------------------------------------- */
 
 #define LOG2E 1.44269504088896341f
-#if VW > 1 || defined(FP_FAST_FMAF)
-/* fused multiply-add: k LN2_HI is exact inside the FMA, so LN2_HI can be the
- * float nearest ln 2 */
-#define LN2_HI 6.9314718246e-01f
-#define LN2_LO -1.9046543231e-09f /* ln 2 - LN2_HI */
-#else
-/* separate multiply and add: LN2_HI has 9 significant bits so k LN2_HI is
- * exact for |k| < 2^15 */
-#define LN2_HI 0.693359375f
-#define LN2_LO -2.12194440e-4f
-#endif
 
-/* e^r for r in [-ln2/2, ln2/2]: degree-6 minimax, relative error 2.6e-9. */
-V_INLINE vf v_exp_poly(vf r)
-{
-    vf p = v_set1(1.4061240943e-03f);
-    p = v_fma(p, r, v_set1(8.3790111606e-03f));
-    p = v_fma(p, r, v_set1(4.1664777289e-02f));
-    p = v_fma(p, r, v_set1(1.6666365441e-01f));
-    p = v_fma(p, r, v_set1(5.0000004344e-01f));
-    p = v_fma(p, r, v_set1(1.0000000496e+00f));
-    return v_fma(p, r, v_set1(1.0f));
-}
-
-/* e^x: x = k ln2 + r with k = round(x log2 e) and r from a two-part ln 2
- * (Cody-Waite; FMA keeps k LN2_HI exact), e^r by polynomial, then r 2^k.
- * x is clamped to [-104, 88.8]: below, the result is 0 like expf's; above, inf.
- * Relative error < 2e-7 for normal results (tests/test_op_mamba1.c). */
+/* e^x: the exp every operator shares (operators/vmath.h: relative error
+ * < 2e-7 for normal results, 0 for very negative x, inf above 88.72, NaN
+ * stays NaN; tests/test_op_mamba1.c checks it). */
 V_INLINE vf v_exp(vf x)
 {
-    x = v_min(v_max(x, v_set1(-104.0f)), v_set1(88.8f));
-    vf k = v_round(v_mul(x, v_set1(LOG2E)));
-    vf r = v_fma(k, v_set1(-LN2_HI), x);
-    r = v_fma(k, v_set1(-LN2_LO), r);
-    return v_ldexp(v_exp_poly(r), k);
+#if VW == 16
+    return vm_exp512(x);
+#elif VW == 8
+    return vm_exp256(x);
+#else
+    return vm_expf(x);
+#endif
 }
 
 /* 2^f for f in [-1/2, 1/2] as 1 + f q(f), q of degree 4 minimax in relative
@@ -293,7 +263,6 @@ void op_mamba1_softplus_array(const float *x, float *y, size_t n)
 
 /* ---- reference ------------------------------------------------------------------------- */
 
-static double softplus_d(double v) { return v < 20.0 ? log1p(exp(v)) : v; }
 
 void op_mamba1_scan_ref_channel(const op_mamba1_scan_in *in, int d, float *y, int64_t ldy,
                                 float *y_mag, float *h, float *h_mag)
@@ -308,7 +277,7 @@ void op_mamba1_scan_ref_channel(const op_mamba1_scan_in *in, int d, float *y, in
     }
     for (int64_t t = 0; t < in->L; t++) {
         double xv = in->x[t * ld + d], zv = in->z[t * ld + d];
-        double dl = softplus_d((double)in->delta_raw[t * ld + d] + in->dt_bias[d]);
+        double dl = vm_softplus_d((double)in->delta_raw[t * ld + d] + in->dt_bias[d]);
         const float *Bt = in->B + t * N, *Ct = in->C + t * N;
         double s = 0.0, sm = 0.0;
         for (int n = 0; n < N; n++) {

@@ -18,6 +18,7 @@
  * Never: allocate (scratch comes from the caller; small fixed arrays live on
  * the stack), do I/O, write heads outside the worker's range. */
 #include "operators/ssd.h"
+#include "operators/vmath.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -56,8 +57,7 @@ void op_ssd_heads(int H, int worker, int n_workers, int *lo, int *hi)
     *hi = (int)((int64_t)H * (worker + 1) / n_workers);
 }
 
-/* softplus in double: log(1 + e^v), exact to double rounding. */
-static double softplus_d(double v) { return v > 30.0 ? v : log1p(exp(v)); }
+/* softplus in double: vm_softplus_d (operators/vmath.h). */
 
 /* ---- reference --------------------------------------------------------------------------- */
 
@@ -79,7 +79,7 @@ void op_ssd_ref(const op_ssd_shape *s, const op_ssd_in *in, const float *state0,
         }
         const double A = -exp((double)in->A_log[h]), Dh = in->D[h];
         for (int64_t t = 0; t < s->L; t++) {
-            const double delta = softplus_d((double)in->dt[t * H + h] + in->dt_bias[h]);
+            const double delta = vm_softplus_d((double)in->dt[t * H + h] + in->dt_bias[h]);
             const double dA = exp(delta * A);
             const float *xt = in->x + ((size_t)t * H + h) * P;
             const float *Bt = in->B + (size_t)t * N, *Ct = in->C + (size_t)t * N;
@@ -199,7 +199,7 @@ static void ssd_delta(const float *dt, ptrdiff_t stride, float bias, float A, in
     }
 #else
     for (int i = 0; i < n; i++) {
-        float d = (float)softplus_d((double)(dt[i * stride] + bias));
+        float d = (float)vm_softplus_d((double)(dt[i * stride] + bias));
         delta[i] = d;
         if (dA)
             dA[i] = expf(d * A);

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "operators/gemm.h"
+#include "tests/support/op_check.h"
 
 #define TOL 1e-4 /* relative to the sum of |products| of each output element */
 
@@ -26,30 +27,6 @@ static const int shapes[] = {1, 3, 7, 17, 63, 65, 129, 257};
 
 /* Deterministic values in [-1, 1). */
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
-static float rnd(void)
-{
-    rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
-    return (float)((double)(rng_state >> 40) / (double)(1ull << 24) * 2.0 - 1.0);
-}
-
-static float *rnd_matrix(size_t count)
-{
-    float *p = malloc((count ? count : 1) * sizeof(float));
-    assert_non_null(p);
-    for (size_t i = 0; i < count; i++)
-        p[i] = rnd();
-    return p;
-}
-
-/* NaN-filled output, so a row nobody writes shows. */
-static float *nan_matrix(size_t count)
-{
-    float *p = malloc((count ? count : 1) * sizeof(float));
-    assert_non_null(p);
-    for (size_t i = 0; i < count; i++)
-        p[i] = NAN;
-    return p;
-}
 
 /* ---- checks --------------------------------------------------------------------------------- */
 
@@ -105,8 +82,9 @@ static void gemm_split(const float *A, const float *B, float *C, int m, int n, i
  * within TOL. */
 static void check_gemm_shape(int m, int n, int k)
 {
-    float *A = rnd_matrix((size_t)m * k), *B = rnd_matrix((size_t)k * n);
-    float *C = nan_matrix((size_t)m * n), *ref = nan_matrix((size_t)m * n);
+    float *A = tsup_rnd_floats(&rng_state, (size_t)m * k, 1.0f),
+          *B = tsup_rnd_floats(&rng_state, (size_t)k * n, 1.0f);
+    float *C = tsup_nans((size_t)m * n), *ref = tsup_nans((size_t)m * n);
     op_gemm_ref(A, B, ref, m, n, k);
     gemm_split(A, B, C, m, n, k, 1);
     check_gemm_close(A, B, C, ref, m, n, k);
@@ -171,8 +149,9 @@ static void test_04_gemv_matches_reference(void **state)
         int m = shapes[a];
         for (int b = 0; b < N_SHAPES + (int)(sizeof extra_k / sizeof *extra_k); b++) {
             int k = b < N_SHAPES ? shapes[b] : extra_k[b - N_SHAPES];
-            float *W = rnd_matrix((size_t)m * k), *x = rnd_matrix((size_t)k);
-            float *y = nan_matrix((size_t)m), *ref = nan_matrix((size_t)m);
+            float *W = tsup_rnd_floats(&rng_state, (size_t)m * k, 1.0f),
+                  *x = tsup_rnd_floats(&rng_state, (size_t)k, 1.0f);
+            float *y = tsup_nans((size_t)m), *ref = tsup_nans((size_t)m);
             op_gemv_ref(W, x, ref, m, k);
             gemv_split(W, x, y, m, k, 1);
             check_gemv_close(W, x, y, ref, m, k);
@@ -187,8 +166,9 @@ static void test_05_gemv_same_for_any_split(void **state)
     for (int a = 0; a < N_SHAPES; a++)
         for (int b = 0; b < N_SHAPES; b++) {
             int m = shapes[a], k = shapes[b];
-            float *W = rnd_matrix((size_t)m * k), *x = rnd_matrix((size_t)k);
-            float *y1 = nan_matrix((size_t)m), *yn = nan_matrix((size_t)m);
+            float *W = tsup_rnd_floats(&rng_state, (size_t)m * k, 1.0f),
+                  *x = tsup_rnd_floats(&rng_state, (size_t)k, 1.0f);
+            float *y1 = tsup_nans((size_t)m), *yn = tsup_nans((size_t)m);
             gemv_split(W, x, y1, m, k, 1);
             for (size_t t = 0; t < sizeof nws / sizeof *nws; t++) {
                 for (int i = 0; i < m; i++)
@@ -229,8 +209,9 @@ static void test_08_gemm_same_for_any_split(void **state)
     };
     for (size_t t = 0; t < sizeof cases / sizeof *cases; t++) {
         int m = cases[t][0], n = cases[t][1], k = cases[t][2];
-        float *A = rnd_matrix((size_t)m * k), *B = rnd_matrix((size_t)k * n);
-        float *C1 = nan_matrix((size_t)m * n), *Cn = nan_matrix((size_t)m * n);
+        float *A = tsup_rnd_floats(&rng_state, (size_t)m * k, 1.0f),
+              *B = tsup_rnd_floats(&rng_state, (size_t)k * n, 1.0f);
+        float *C1 = tsup_nans((size_t)m * n), *Cn = tsup_nans((size_t)m * n);
         gemm_split(A, B, C1, m, n, k, 1);
         for (size_t w = 0; w < sizeof nws / sizeof *nws; w++) {
             for (size_t i = 0; i < (size_t)m * n; i++)
@@ -267,8 +248,9 @@ static void test_09_gemm_empty_dimensions(void **state)
 static void test_10_gemm_scratch_any_alignment(void **state)
 {
     int m = 37, n = 45, k = 70, nw = 2;
-    float *A = rnd_matrix((size_t)m * k), *B = rnd_matrix((size_t)k * n);
-    float *C1 = nan_matrix((size_t)m * n), *C2 = nan_matrix((size_t)m * n);
+    float *A = tsup_rnd_floats(&rng_state, (size_t)m * k, 1.0f),
+          *B = tsup_rnd_floats(&rng_state, (size_t)k * n, 1.0f);
+    float *C1 = tsup_nans((size_t)m * n), *C2 = tsup_nans((size_t)m * n);
     gemm_split(A, B, C1, m, n, k, nw);
     size_t bytes = op_gemm_scratch_bytes(m, n, k, nw);
     unsigned char *raw = malloc(bytes + 8);
@@ -285,14 +267,15 @@ static void test_11_special_values_propagate(void **state)
     /* An Inf or NaN input reaches its output row and column (no value is
      * skipped by the blocking or the padding). */
     int m = 20, n = 40, k = 30;
-    float *A = rnd_matrix((size_t)m * k), *B = rnd_matrix((size_t)k * n);
-    float *C = nan_matrix((size_t)m * n);
+    float *A = tsup_rnd_floats(&rng_state, (size_t)m * k, 1.0f),
+          *B = tsup_rnd_floats(&rng_state, (size_t)k * n, 1.0f);
+    float *C = tsup_nans((size_t)m * n);
     A[(size_t)13 * k + 29] = NAN;
     gemm_split(A, B, C, m, n, k, 1);
     for (int i = 0; i < m; i++)
         for (int j = 0; j < n; j++)
             assert_int_equal(isnan(C[(size_t)i * n + j]) != 0, i == 13);
-    float *x = rnd_matrix((size_t)k), *y = nan_matrix((size_t)m);
+    float *x = tsup_rnd_floats(&rng_state, (size_t)k, 1.0f), *y = tsup_nans((size_t)m);
     x[17] = INFINITY;
     gemv_split(A, x, y, m, k, 1);
     assert_true(isnan(y[13]));

@@ -25,23 +25,9 @@
 #include <string.h>
 
 #include "operators/attention_entry.c"
+#include "tests/support/op_check.h"
 
 /* ---- helpers ----------------------------------------------------------------------------- */
-
-static float *floats(size_t n)
-{
-    float *p = malloc((n ? n : 1) * sizeof(float));
-    assert_non_null(p);
-    return p;
-}
-
-static float *nans(size_t n)
-{
-    float *p = floats(n);
-    for (size_t i = 0; i < n; i++)
-        p[i] = NAN;
-    return p;
-}
 
 /* Q (H, L, D), K and V (Hkv, L, D) as the entries fill them. */
 typedef struct qkv {
@@ -53,7 +39,7 @@ static qkv qkv_make(int H, int Hkv, int L, int D, uint64_t seed)
 {
     qkv x = {H, Hkv, L, D, NULL, NULL, NULL};
     size_t nq = (size_t)H * L * D, nkv = (size_t)Hkv * L * D;
-    x.Q = floats(nq), x.K = floats(nkv), x.V = floats(nkv);
+    x.Q = tsup_floats(nq), x.K = tsup_floats(nkv), x.V = tsup_floats(nkv);
     op_fill_uniform(x.Q, nq, seed * 8 + 1, -2.0f, 2.0f);
     op_fill_uniform(x.K, nkv, seed * 8 + 2, -2.0f, 2.0f);
     op_fill_uniform(x.V, nkv, seed * 8 + 3, -1.0f, 1.0f);
@@ -162,7 +148,7 @@ static void test_01_exp_accuracy(void **state)
 {
     (void)state;
     enum { N = 1 << 20 };
-    float *x = floats(N + 8), *y = floats(N + 8);
+    float *x = tsup_floats(N + 8), *y = tsup_floats(N + 8);
     for (int i = 0; i < N; i++) /* [-120, 100] evenly, plus the interval's ends */
         x[i] = -120.0f + 220.0f * (float)i / (float)(N - 1);
     const float special[8] = {-INFINITY, INFINITY, NAN, 0.0f, -0.0f, -87.3f, 88.7f, -1e-8f};
@@ -201,7 +187,7 @@ static void test_02_prefill_matches_reference(void **state)
     (void)state;
     for (int s = 0; s < N_SHAPES; s++) {
         qkv x = qkv_make(shapes[s][0], shapes[s][1], shapes[s][2], shapes[s][3], (uint64_t)s + 1);
-        float *ref = floats(n_out(&x)), *O = floats(n_out(&x));
+        float *ref = tsup_floats(n_out(&x)), *O = tsup_floats(n_out(&x));
         op_attn_ref(x.Q, x.K, x.V, ref, x.H, x.Hkv, x.L, x.D);
         double vmax = vmax_of(x.V, (size_t)x.Hkv * x.L * x.D);
         char what[96];
@@ -227,7 +213,7 @@ static void test_03_flash_equals_naive_any_split(void **state)
     for (int s = 0; s < N_SHAPES; s++) {
         qkv x = qkv_make(shapes[s][0], shapes[s][1], shapes[s][2], shapes[s][3], (uint64_t)s + 50);
         size_t n = n_out(&x);
-        float *f1 = nans(n), *n1 = nans(n), *o = floats(n);
+        float *f1 = tsup_nans(n), *n1 = tsup_nans(n), *o = tsup_floats(n);
         run_prefill('f', &x, f1, 1, 0);
         run_prefill('n', &x, n1, 1, 0);
         assert_close(f1, n1, n, vmax_of(x.V, (size_t)x.Hkv * x.L * x.D), "flash vs naive");
@@ -257,7 +243,7 @@ static void test_04_gqa_identities(void **state)
         int H = dims[s][0], L = dims[s][1], D = dims[s][2];
         qkv x = qkv_make(H, H, L, D, 100 + (uint64_t)s);
         size_t n = n_out(&x);
-        float *mha = floats(n), *ref = floats(n), *o = nans(n);
+        float *mha = tsup_floats(n), *ref = tsup_floats(n), *o = tsup_nans(n);
         mha_reference(x.Q, x.K, x.V, mha, H, L, D);
         op_attn_ref(x.Q, x.K, x.V, ref, H, H, L, D);
         double vmax = vmax_of(x.V, n);
@@ -277,7 +263,7 @@ static void test_04_gqa_identities(void **state)
         memcpy(m.K + (size_t)h * L * D, g.K + (size_t)(h / G) * L * D, (size_t)L * D * 4);
         memcpy(m.V + (size_t)h * L * D, g.V + (size_t)(h / G) * L * D, (size_t)L * D * 4);
     }
-    float *og = nans(n_out(&g)), *om = nans(n_out(&m)), *mha = floats(n_out(&m));
+    float *og = tsup_nans(n_out(&g)), *om = tsup_nans(n_out(&m)), *mha = tsup_floats(n_out(&m));
     for (int impl = 0; impl < 2; impl++) {
         run_prefill(impl ? 'n' : 'f', &g, og, 2, 0);
         run_prefill(impl ? 'n' : 'f', &m, om, 3, 0);
@@ -294,8 +280,9 @@ static void run_decode(const qkv *x, int L, float *o, int n_workers)
 {
     int H = x->H, Hkv = x->Hkv, D = x->D, Lx = x->L;
     size_t P = (size_t)L + 1;
-    float *Kc = nans((size_t)Hkv * P * D), *Vc = nans((size_t)Hkv * P * D);
-    float *q = floats((size_t)H * D), *kn = floats((size_t)Hkv * D), *vn = floats((size_t)Hkv * D);
+    float *Kc = tsup_nans((size_t)Hkv * P * D), *Vc = tsup_nans((size_t)Hkv * P * D);
+    float *q = tsup_floats((size_t)H * D), *kn = tsup_floats((size_t)Hkv * D),
+          *vn = tsup_floats((size_t)Hkv * D);
     for (int kv = 0; kv < Hkv; kv++) { /* cache = tokens 0..L-1, new = token L; slot L NaN */
         memcpy(Kc + kv * P * D, x->K + (size_t)kv * Lx * D, (size_t)L * D * 4);
         memcpy(Vc + kv * P * D, x->V + (size_t)kv * Lx * D, (size_t)L * D * 4);
@@ -327,7 +314,8 @@ static void test_05_decode_equals_last_prefill_row(void **state)
         for (int b = 0; b < (int)(sizeof lens / sizeof *lens); b++) {
             int H = heads[a][0], Hkv = heads[a][1], D = heads[a][2], L = lens[b];
             qkv x = qkv_make(H, Hkv, L + 1, D, 1000 + (uint64_t)(a * 100 + b));
-            float *full = nans(n_out(&x)), *last = floats((size_t)H * D), *o = floats((size_t)H * D);
+            float *full = tsup_nans(n_out(&x)), *last = tsup_floats((size_t)H * D),
+                  *o = tsup_floats((size_t)H * D);
             run_prefill('f', &x, full, 1, 0);
             for (int h = 0; h < H; h++)
                 memcpy(last + (size_t)h * D, full + ((size_t)h * (L + 1) + L) * D, (size_t)D * 4);
@@ -362,7 +350,7 @@ static void test_06_masked_keys_do_not_leak(void **state)
     int H = 4, Hkv = 2, L = 192, D = 20;
     qkv x = qkv_make(H, Hkv, L, D, 77);
     size_t n = n_out(&x);
-    float *clean = nans(n), *dirty = nans(n);
+    float *clean = tsup_nans(n), *dirty = tsup_nans(n);
     for (int impl = 0; impl < 2; impl++)
         for (int c = 0; c < (int)(sizeof cuts / sizeof *cuts); c++) {
             qkv y = qkv_make(H, Hkv, L, D, 77);
@@ -391,7 +379,7 @@ static void test_07_single_token(void **state)
     const int dims[][3] = {{1, 1, 1}, {4, 2, 17}, {3, 1, 64}, {2, 2, 80}};
     for (int s = 0; s < 4; s++) {
         qkv x = qkv_make(dims[s][0], dims[s][1], 1, dims[s][2], 5 + (uint64_t)s);
-        float *o = nans(n_out(&x));
+        float *o = tsup_nans(n_out(&x));
         for (int impl = 0; impl < 2; impl++) {
             run_prefill(impl ? 'n' : 'f', &x, o, 2, 0);
             for (int h = 0; h < x.H; h++)
@@ -498,7 +486,7 @@ static void test_10_entry_round_trip(void **state)
             assert_int_equal(en->verify(inst, &err), -1); /* nothing run yet */
             attn_inst *in = inst;
             size_t no = (size_t)in->H * (in->decode ? 1 : (size_t)in->L) * in->D;
-            float *first = floats(no);
+            float *first = tsup_floats(no);
             for (int nw = 1; nw <= 3; nw++) {
                 for (int rep = 0; rep < 2; rep++)
                     for (int w = 0; w < nw; w++)
@@ -576,7 +564,7 @@ static void test_13_long_context_decode(void **state)
     (void)state;
     int H = 2, Hkv = 1, D = 24, L = 9000;
     qkv x = qkv_make(H, Hkv, L + 1, D, 4242);
-    float *o = floats((size_t)H * D), ref[ATTN_MAX_D];
+    float *o = tsup_floats((size_t)H * D), ref[ATTN_MAX_D];
     double *s = malloc(sizeof(double) * (size_t)(L + 1));
     assert_non_null(s);
     double vmax = vmax_of(x.V, (size_t)(L + 1) * D);

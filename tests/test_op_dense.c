@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "operators/dense_entry.c"
+#include "tests/support/op_check.h"
 
 static const int dims[] = {1, 3, 4, 17, 63, 64, 65, 80, 129};
 #define N_DIMS ((int)(sizeof dims / sizeof *dims))
@@ -38,8 +39,7 @@ static float rnd(void) { return (float)((double)rnd_u32() / 4294967296.0 * 2.0 -
 
 static float *rnd_floats(size_t n, float scale)
 {
-    float *p = malloc((n ? n : 1) * sizeof(float));
-    assert_non_null(p);
+    float *p = tsup_floats(n);
     for (size_t i = 0; i < n; i++)
         p[i] = rnd() * scale;
     return p;
@@ -52,15 +52,6 @@ static int8_t *rnd_int8(size_t n)
     assert_non_null(p);
     for (size_t i = 0; i < n; i++)
         p[i] = (int8_t)((int)(rnd_u32() % 255) - 127);
-    return p;
-}
-
-static float *nan_floats(size_t n)
-{
-    float *p = malloc((n ? n : 1) * sizeof(float));
-    assert_non_null(p);
-    for (size_t i = 0; i < n; i++)
-        p[i] = NAN;
     return p;
 }
 
@@ -114,7 +105,7 @@ static void test_02_quantize_round_trip_bound(void **state)
     static const int ks[] = {1, 2, 3, 15, 16, 17, 31, 33, 100, 1000, 4097};
     for (size_t t = 0; t < sizeof ks / sizeof *ks; t++) {
         int m = 5, k = ks[t];
-        float *X = rnd_floats((size_t)m * k, 3.0f), *back = nan_floats((size_t)m * k);
+        float *X = rnd_floats((size_t)m * k, 3.0f), *back = tsup_nans((size_t)m * k);
         int8_t *q = malloc((size_t)m * k), *qr = malloc((size_t)m * k);
         float s[5], sr[5];
         assert_non_null(q);
@@ -152,7 +143,7 @@ static void test_03_gemv_int8_equals_reference(void **state)
             int m = dims[a], k = inner[b];
             int8_t *W = rnd_int8((size_t)m * k), *x = rnd_int8((size_t)k);
             float *sw = rnd_floats((size_t)m, 0.01f), sx = 0.02f;
-            float *ref = nan_floats((size_t)m), *y = nan_floats((size_t)m);
+            float *ref = tsup_nans((size_t)m), *y = tsup_nans((size_t)m);
             op_gemv_int8_ref(W, sw, x, sx, ref, m, k);
             for (int nw = 1; nw <= 3; nw++) {
                 for (int i = 0; i < m; i++)
@@ -206,8 +197,9 @@ static void test_05_gemv_int8_close_to_fp32(void **state)
         int m = 37, k = ks[t];
         float *W = rnd_floats((size_t)m * k, 0.05f), *x = rnd_floats((size_t)k, 2.0f);
         int8_t *Wq = malloc((size_t)m * k), *xq = malloc((size_t)k);
-        float *sw = malloc(sizeof(float) * m), sx, *y = nan_floats((size_t)m), *yf = nan_floats((size_t)m);
-        float *xb = nan_floats((size_t)k);
+        float *sw = malloc(sizeof(float) * m), sx, *y = tsup_nans((size_t)m),
+              *yf = tsup_nans((size_t)m);
+        float *xb = tsup_nans((size_t)k);
         assert_non_null(Wq);
         assert_non_null(xq);
         assert_non_null(sw);
@@ -237,7 +229,7 @@ static void check_gemm8_shape(int m, int n, int k)
 {
     int8_t *A = rnd_int8((size_t)m * k), *Bt = rnd_int8((size_t)n * k);
     float *sa = rnd_floats((size_t)m, 0.01f), *sb = rnd_floats((size_t)n, 0.01f);
-    float *ref = nan_floats((size_t)m * n), *C = nan_floats((size_t)m * n);
+    float *ref = tsup_nans((size_t)m * n), *C = tsup_nans((size_t)m * n);
     op_gemm_int8_ref(A, sa, Bt, sb, ref, m, n, k);
     for (int nw = 1; nw <= 3; nw++) {
         for (size_t i = 0; i < (size_t)m * n; i++)
@@ -265,7 +257,7 @@ static void test_07_gemm_int8_close_to_fp32_and_empty_k(void **state)
     int m = 13, n = 21, k = 300;
     float *A = rnd_floats((size_t)m * k, 1.0f), *W = rnd_floats((size_t)n * k, 0.06f);
     int8_t *Aq = malloc((size_t)m * k), *Wq = malloc((size_t)n * k);
-    float sa[13], sw[21], *C = nan_floats((size_t)m * n);
+    float sa[13], sw[21], *C = tsup_nans((size_t)m * n);
     assert_non_null(Aq);
     assert_non_null(Wq);
     op_quantize_rows_int8(A, Aq, sa, m, k);
@@ -334,8 +326,8 @@ static void test_09_openblas_matches_reference_and_builtin(void **state)
     for (size_t t = 0; t < sizeof cases / sizeof *cases; t++) {
         int m = cases[t][0], n = cases[t][1], k = cases[t][2];
         float *A = rnd_floats((size_t)m * k, 1.0f), *B = rnd_floats((size_t)k * n, 1.0f);
-        float *ref = nan_floats((size_t)m * n), *C = nan_floats((size_t)m * n);
-        float *Cb = nan_floats((size_t)m * n), *y = nan_floats((size_t)m), *yr = nan_floats((size_t)m);
+        float *ref = tsup_nans((size_t)m * n), *C = tsup_nans((size_t)m * n);
+        float *Cb = tsup_nans((size_t)m * n), *y = tsup_nans((size_t)m), *yr = tsup_nans((size_t)m);
         op_gemm_ref(A, B, ref, m, n, k);
         op_gemv_ref(A, B, yr, m, k); /* B's first k values as x */
         size_t sb = op_gemm_scratch_bytes(m, n, k, 1);

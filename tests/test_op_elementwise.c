@@ -23,34 +23,13 @@
 #include <string.h>
 
 #include "operators/elementwise_entry.c"
+#include "tests/support/op_check.h"
 
 static const int lens[] = {1, 2, 3, 15, 16, 17, 31, 33, 64, 80, 129};
 #define N_LENS ((int)(sizeof lens / sizeof *lens))
 
 static uint64_t rng = 0x13198a2e03707344ull;
-static float rnd(void) /* [-1, 1) */
-{
-    rng = rng * 6364136223846793005ull + 1442695040888963407ull;
-    return (float)((double)(rng >> 40) / (double)(1ull << 24) * 2.0 - 1.0);
-}
-
-static float *rnd_floats(size_t n, float scale)
-{
-    float *p = malloc((n ? n : 1) * sizeof(float));
-    assert_non_null(p);
-    for (size_t i = 0; i < n; i++)
-        p[i] = rnd() * scale;
-    return p;
-}
-
-static float *nan_floats(size_t n)
-{
-    float *p = malloc((n ? n : 1) * sizeof(float));
-    assert_non_null(p);
-    for (size_t i = 0; i < n; i++)
-        p[i] = NAN;
-    return p;
-}
+static float rnd(void) { return tsup_rnd(&rng); } /* [-1, 1) */
 
 /* |got - want| <= tol |want| + 1e-37 for every element. */
 static void check_rel(const char *what, const float *got, const float *want, size_t n, double tol)
@@ -120,7 +99,7 @@ static void check_map(const char *what, ew_part_fn part, ew_ref_fn ref, double t
         for (int b = 0; b < N_LENS; b++) {
             int L = Ls[a], d = lens[b];
             size_t n = (size_t)L * d;
-            float *x = rnd_floats(n, scale), *y = nan_floats(n), *r = nan_floats(n);
+            float *x = tsup_rnd_floats(&rng, n, scale), *y = tsup_nans(n), *r = tsup_nans(n);
             ref(x, r, L, d);
             for (int nw = 1; nw <= 3; nw++) {
                 for (size_t i = 0; i < n; i++)
@@ -178,8 +157,8 @@ static void test_04_rmsnorm_matches_reference(void **state)
         for (int b = 0; b < N_LENS; b++) {
             int L = Ls[a], d = lens[b];
             size_t n = (size_t)L * d;
-            float *x = rnd_floats(n, 3.0f), *w = rnd_floats((size_t)d, 1.0f);
-            float *y = nan_floats(n), *r = nan_floats(n);
+            float *x = tsup_rnd_floats(&rng, n, 3.0f), *w = tsup_rnd_floats(&rng, (size_t)d, 1.0f);
+            float *y = tsup_nans(n), *r = tsup_nans(n);
             op_rmsnorm_ref(x, w, r, L, d, 1e-5f);
             for (int nw = 1; nw <= 3; nw++) {
                 for (int t = 0; t < nw; t++)
@@ -190,8 +169,8 @@ static void test_04_rmsnorm_matches_reference(void **state)
         }
     /* A long row (double accumulation keeps the tolerance). */
     int d = 1 << 16;
-    float *x = rnd_floats((size_t)d, 1.0f), *w = rnd_floats((size_t)d, 1.0f);
-    float *y = nan_floats((size_t)d), *r = nan_floats((size_t)d);
+    float *x = tsup_rnd_floats(&rng, (size_t)d, 1.0f), *w = tsup_rnd_floats(&rng, (size_t)d, 1.0f);
+    float *y = tsup_nans((size_t)d), *r = tsup_nans((size_t)d);
     op_rmsnorm_ref(x, w, r, 1, d, 1e-6f);
     op_rmsnorm_part(x, w, y, 1, d, 1e-6f, 0, 1);
     check_rel("rmsnorm long", y, r, (size_t)d, EW_TOL_RMSNORM);
@@ -290,7 +269,7 @@ static void test_07_rope_matches_reference(void **state)
                 assert_int_equal(op_rope_inv_freq(500000.0, D, &l3, f), 0);
                 long pos0 = c == 2 ? 8000 : 0; /* positions past the original window too */
                 op_rope_tables(f, pos0, L, D, ct, st);
-                float *x = rnd_floats(n, 2.0f), *y = nan_floats(n), *r = nan_floats(n);
+                float *x = tsup_rnd_floats(&rng, n, 2.0f), *y = tsup_nans(n), *r = tsup_nans(n);
                 op_rope_ref(x, r, L, H, D, f, pos0);
                 for (int nw = 1; nw <= 3; nw++) {
                     for (int w = 0; w < nw; w++)
@@ -326,7 +305,7 @@ static void test_07_rope_matches_reference(void **state)
 
 static void check_softmax_rows(const float *x, int R, int n)
 {
-    float *y = nan_floats((size_t)R * n), *r = nan_floats((size_t)R * n);
+    float *y = tsup_nans((size_t)R * n), *r = tsup_nans((size_t)R * n);
     op_softmax_ref(x, r, R, n);
     for (int nw = 1; nw <= 3; nw++) {
         for (int w = 0; w < nw; w++)
@@ -359,7 +338,7 @@ static void test_08_softmax_rows(void **state)
     static const int ns[] = {1, 2, 3, 15, 16, 17, 100, 1000, 4099};
     for (size_t a = 0; a < sizeof Rs / sizeof *Rs; a++)
         for (size_t b = 0; b < sizeof ns / sizeof *ns; b++) {
-            float *x = rnd_floats((size_t)Rs[a] * ns[b], 8.0f);
+            float *x = tsup_rnd_floats(&rng, (size_t)Rs[a] * ns[b], 8.0f);
             check_softmax_rows(x, Rs[a], ns[b]);
             free(x);
         }

@@ -23,6 +23,7 @@
 
 #define op_family_fourier tst_family_fourier
 #include "operators/fourier_entry.c"
+#include "tests/support/op_check.h"
 #undef op_family_fourier
 
 static const op_entry *entry(const char *name)
@@ -258,17 +259,6 @@ static void test_06_step_ring_wraps(void **state)
 
 /* ---- entries ----------------------------------------------------------------------------- */
 
-static void expect_refused(const op_entry *e, op_dims d, const char *field)
-{
-    cb_err err = {{0}};
-    assert_int_equal(e->check(&d, &err), -1);
-    if (!strstr(err.msg, field))
-        fail_msg("%s: error \"%s\" does not name %s", e->name, err.msg, field);
-    void *inst = (void *)1;
-    assert_int_equal(e->create(&d, 1, 1, &inst, &err), -1);
-    assert_null(inst);
-}
-
 static void test_07_check_refuses_bad_shapes(void **state)
 {
     (void)state;
@@ -277,13 +267,13 @@ static void test_07_check_refuses_bad_shapes(void **state)
         cb_err err = {{0}};
         op_dims ok = dims(64, 4, 16);
         assert_int_equal(e->check(&ok, &err), 0);
-        expect_refused(e, dims(0, 4, 16), "seq_len");
-        expect_refused(e, dims((int64_t)1 << 40, 4, 16), "seq_len");
-        expect_refused(e, dims(64, 0, 16), "n_heads");
-        expect_refused(e, dims(64, 4, 0), "head_dim");
-        expect_refused(e, dims(64, 4, -2), "head_dim");
-        expect_refused(e, dims(64, 4096, 4096), "channels");
-        expect_refused(e, dims(64, 65536, 65536), "channels"); /* the product overflows int */
+        tsup_expect_refused(e, dims(0, 4, 16), "seq_len");
+        tsup_expect_refused(e, dims((int64_t)1 << 40, 4, 16), "seq_len");
+        tsup_expect_refused(e, dims(64, 0, 16), "n_heads");
+        tsup_expect_refused(e, dims(64, 4, 0), "head_dim");
+        tsup_expect_refused(e, dims(64, 4, -2), "head_dim");
+        tsup_expect_refused(e, dims(64, 4096, 4096), "channels");
+        tsup_expect_refused(e, dims(64, 65536, 65536), "channels"); /* the product overflows int */
     }
 }
 

@@ -23,40 +23,11 @@
 #include <string.h>
 
 #include "operators/linear_entry.c"
+#include "tests/support/op_check.h"
 
 /* ---- helpers -------------------------------------------------------------------------------- */
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
-static float rnd(void)
-{
-    rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
-    return (float)((double)(rng_state >> 40) / (double)(1ull << 24) * 2.0 - 1.0);
-}
-
-static float *rnd_buf(size_t n)
-{
-    float *p = malloc((n ? n : 1) * sizeof(float));
-    assert_non_null(p);
-    for (size_t i = 0; i < n; i++)
-        p[i] = rnd();
-    return p;
-}
-
-static float *nan_buf(size_t n)
-{
-    float *p = malloc((n ? n : 1) * sizeof(float));
-    assert_non_null(p);
-    for (size_t i = 0; i < n; i++)
-        p[i] = NAN;
-    return p;
-}
-
-static float *zero_buf(size_t n)
-{
-    float *p = calloc(n ? n : 1, sizeof(float));
-    assert_non_null(p);
-    return p;
-}
 
 /* Inputs of one problem: Q, K, V (H, L, D), decays (H). */
 typedef struct prob {
@@ -69,9 +40,9 @@ static prob prob_make(int ret, int H, int64_t L, int D)
 {
     prob p = {ret, H, D, L, NULL, NULL, NULL, NULL};
     size_t n = (size_t)H * L * D;
-    p.Q = rnd_buf(n);
-    p.K = rnd_buf(n);
-    p.V = rnd_buf(n);
+    p.Q = tsup_rnd_floats(&rng_state, n, 1.0f);
+    p.K = tsup_rnd_floats(&rng_state, n, 1.0f);
+    p.V = tsup_rnd_floats(&rng_state, n, 1.0f);
     p.gamma = malloc((size_t)H * sizeof(float));
     assert_non_null(p.gamma);
     for (int h = 0; h < H; h++)
@@ -165,7 +136,7 @@ static void grid_vs_ref(int ret, op_la_form form, const int *chunks, int n_chunk
             size_t n = (size_t)H * p.L * p.D;
             for (int c = 0; c < n_chunks; c++)
                 for (int w = 1; w <= 3; w++) {
-                    float *O = nan_buf(n);
+                    float *O = tsup_nans(n);
                     run_fast(&p, form, chunks[c], O, NULL, NULL, w);
                     char what[64];
                     snprintf(what, sizeof what, "form %d chunk %d workers %d", (int)form,
@@ -212,7 +183,7 @@ static void test_05_retention_parallel_vs_ref(void **state)
     grid_vs_ref(1, OP_LA_PARALLEL, no_chunk, 1);
     /* across several 64-blocks, with a partial last block */
     prob p = prob_make(1, 2, 200, 17);
-    float *O = nan_buf((size_t)2 * 200 * 17);
+    float *O = tsup_nans((size_t)2 * 200 * 17);
     run_fast(&p, OP_LA_PARALLEL, 0, O, NULL, NULL, 2);
     check_all(&p, O, NULL, 1.0, "parallel L=200");
     free(O);
@@ -231,7 +202,7 @@ static void test_06_chunked_equals_recurrent(void **state)
         for (int di = 0; di < 2; di++) {
             prob p = prob_make(ret, 2, 257, ds[di]);
             size_t n = (size_t)2 * 257 * ds[di];
-            float *R = nan_buf(n), *C = nan_buf(n);
+            float *R = tsup_nans(n), *C = tsup_nans(n);
             run_fast(&p, OP_LA_RECURRENT, 0, R, NULL, NULL, 1);
             for (size_t c = 0; c < sizeof chunks / sizeof *chunks; c++) {
                 run_fast(&p, OP_LA_CHUNKED, chunks[c], C, NULL, NULL, 2);
@@ -250,7 +221,7 @@ static void test_07_parallel_equals_recurrent(void **state)
     (void)state;
     prob p = prob_make(1, 3, 300, 64);
     size_t n = (size_t)3 * 300 * 64;
-    float *R = nan_buf(n), *P = nan_buf(n);
+    float *R = tsup_nans(n), *P = tsup_nans(n);
     run_fast(&p, OP_LA_RECURRENT, 0, R, NULL, NULL, 1);
     run_fast(&p, OP_LA_PARALLEL, 0, P, NULL, NULL, 3);
     check_all(&p, P, R, 2.0, "parallel vs recurrent");
@@ -277,7 +248,7 @@ static void step_identity(int ret, op_la_form form, int64_t L, int D, int chunk)
     const int H = 3;
     prob full = prob_make(ret, H, L + 1, D);
     size_t nf = (size_t)H * (L + 1) * D;
-    float *Of = nan_buf(nf);
+    float *Of = tsup_nans(nf);
     run_fast(&full, OP_LA_RECURRENT, 0, Of, NULL, NULL, 1);
     /* the first L tokens as their own problem */
     prob head = full;
@@ -295,12 +266,13 @@ static void step_identity(int ret, op_la_form form, int64_t L, int D, int chunk)
         memcpy(head.V + (size_t)h * L * D, full.V + (size_t)h * (L + 1) * D,
                (size_t)L * D * sizeof(float));
     }
-    float *S = zero_buf((size_t)H * D * D), *z = zero_buf((size_t)H * D);
-    float *Oh = nan_buf(nh);
+    float *S = tsup_zeros((size_t)H * D * D), *z = tsup_zeros((size_t)H * D);
+    float *Oh = tsup_nans(nh);
     if (L > 0)
         run_fast(&head, form, chunk, Oh, S, ret ? NULL : z, 2);
-    float *q = nan_buf((size_t)H * D), *k = nan_buf((size_t)H * D), *v = nan_buf((size_t)H * D);
-    float *o = nan_buf((size_t)H * D);
+    float *q = tsup_nans((size_t)H * D), *k = tsup_nans((size_t)H * D),
+          *v = tsup_nans((size_t)H * D);
+    float *o = tsup_nans((size_t)H * D);
     token_of(&full, L, q, k, v);
     for (int w = 0; w < 2; w++) {
         if (ret)
@@ -359,7 +331,7 @@ static void test_10_workers_bit_identical(void **state)
                 continue;
             prob p = prob_make(ret, 4, 90, 17);
             size_t n = (size_t)4 * 90 * 17;
-            float *O1 = nan_buf(n), *On = nan_buf(n);
+            float *O1 = tsup_nans(n), *On = tsup_nans(n);
             run_fast(&p, form, 32, O1, NULL, NULL, 1);
             static const int ws[] = {2, 3, 5};
             for (int i = 0; i < 3; i++) {
@@ -401,10 +373,10 @@ static void test_11_prefill_continues_from_state(void **state)
                 memcpy(b.K + h * L2 * D, full.K + src + L1 * D, (size_t)L2 * D * sizeof(float));
                 memcpy(b.V + h * L2 * D, full.V + src + L1 * D, (size_t)L2 * D * sizeof(float));
             }
-            float *Sf = zero_buf((size_t)H * D * D), *zf = zero_buf((size_t)H * D);
-            float *S = zero_buf((size_t)H * D * D), *z = zero_buf((size_t)H * D);
-            float *Of = nan_buf((size_t)H * L * D), *Oa = nan_buf((size_t)H * L1 * D);
-            float *Ob = nan_buf((size_t)H * L2 * D);
+            float *Sf = tsup_zeros((size_t)H * D * D), *zf = tsup_zeros((size_t)H * D);
+            float *S = tsup_zeros((size_t)H * D * D), *z = tsup_zeros((size_t)H * D);
+            float *Of = tsup_nans((size_t)H * L * D), *Oa = tsup_nans((size_t)H * L1 * D);
+            float *Ob = tsup_nans((size_t)H * L2 * D);
             run_fast(&full, form, 16, Of, Sf, ret ? NULL : zf, 1);
             run_fast(&a, form, 16, Oa, S, ret ? NULL : z, 2);
             run_fast(&b, form, 16, Ob, S, ret ? NULL : z, 3);
@@ -451,20 +423,6 @@ static op_dims dims_of(int64_t L, int H, int D, int chunk)
     return d;
 }
 
-/* check() refuses d with a message naming field. */
-static void refuses(const op_entry *e, op_dims d, const char *field)
-{
-    cb_err err;
-    err.msg[0] = 0;
-    if (e->check(&d, &err) == 0)
-        fail_msg("%s accepted a bad %s", e->name, field);
-    if (!strstr(err.msg, field))
-        fail_msg("%s: message '%s' does not name %s", e->name, err.msg, field);
-    void *inst = (void *)1;
-    assert_int_equal(e->create(&d, 1, 1, &inst, &err), -1);
-    assert_null(inst);
-}
-
 static void test_12_check_refuses_bad_shapes(void **state)
 {
     (void)state;
@@ -477,31 +435,31 @@ static void test_12_check_refuses_bad_shapes(void **state)
         assert_int_equal(e->check(&ok, &err), 0);
         op_dims d = ok;
         d.seq_len = 0;
-        refuses(e, d, "seq_len");
+        tsup_expect_refused(e, d, "seq_len");
         d.seq_len = INT64_MAX;
-        refuses(e, d, "seq_len");
+        tsup_expect_refused(e, d, "seq_len");
         d.seq_len = (int64_t)1 << 39; /* in range, but the buffers would not fit */
         d.n_heads = 4096;
-        refuses(e, d, "2^46");
+        tsup_expect_refused(e, d, "2^46");
         d = ok;
         d.n_heads = 0;
-        refuses(e, d, "n_heads");
+        tsup_expect_refused(e, d, "n_heads");
         d = ok;
         d.n_kv_heads = 2; /* divides, but grouped heads do not exist here */
-        refuses(e, d, "n_kv_heads");
+        tsup_expect_refused(e, d, "n_kv_heads");
         d.n_kv_heads = 3;
-        refuses(e, d, "n_kv_heads");
+        tsup_expect_refused(e, d, "n_kv_heads");
         d = ok;
         d.head_dim = 0;
-        refuses(e, d, "head_dim");
+        tsup_expect_refused(e, d, "head_dim");
         d.head_dim = OP_LA_MAX_HEAD_DIM + 1;
-        refuses(e, d, "head_dim");
+        tsup_expect_refused(e, d, "head_dim");
         d = ok;
         d.chunk = -1;
         if (strstr(e->uses, "chunk")) {
-            refuses(e, d, "chunk");
+            tsup_expect_refused(e, d, "chunk");
             d.chunk = OP_LA_MAX_CHUNK + 1;
-            refuses(e, d, "chunk");
+            tsup_expect_refused(e, d, "chunk");
         } else {
             assert_int_equal(e->check(&d, &err), 0); /* a field it does not use */
         }
@@ -659,7 +617,7 @@ static void test_18_single_token(void **state)
             if (form == OP_LA_PARALLEL && !ret)
                 continue;
             prob p = prob_make(ret, 2, 1, 17);
-            float *O = nan_buf(2 * 17);
+            float *O = tsup_nans(2 * 17);
             run_fast(&p, form, 0, O, NULL, NULL, 2);
             for (int h = 0; h < 2; h++) {
                 double qk = 0;

@@ -24,6 +24,7 @@
 
 #define op_family_mamba2 tst_family_mamba2
 #include "operators/mamba2_entry.c"
+#include "tests/support/op_check.h"
 #undef op_family_mamba2
 
 /* ---- inputs ------------------------------------------------------------------------------ */
@@ -34,33 +35,18 @@ typedef struct prob {
     float *x, *dt, *dt_bias, *A_log, *B, *C, *D;
 } prob;
 
-static float *fbuf(size_t n)
-{
-    float *p = malloc((n ? n : 1) * sizeof(float));
-    assert_non_null(p);
-    return p;
-}
-
-static float *nanbuf(size_t n)
-{
-    float *p = fbuf(n);
-    for (size_t i = 0; i < n; i++)
-        p[i] = NAN;
-    return p;
-}
-
 /* Inputs as the entries draw them (the same generator and ranges). */
 static prob prob_make(int64_t L, int H, int P, int N, uint64_t seed)
 {
     prob pr = {{L, H, P, N}, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
     m2_inst m = {.s = pr.s};
-    m.x = fbuf((size_t)L * H * P);
-    m.dt = fbuf((size_t)L * H);
-    m.B = fbuf((size_t)L * N);
-    m.C = fbuf((size_t)L * N);
-    m.dt_bias = fbuf((size_t)H);
-    m.A_log = fbuf((size_t)H);
-    m.D = fbuf((size_t)H);
+    m.x = tsup_floats((size_t)L * H * P);
+    m.dt = tsup_floats((size_t)L * H);
+    m.B = tsup_floats((size_t)L * N);
+    m.C = tsup_floats((size_t)L * N);
+    m.dt_bias = tsup_floats((size_t)H);
+    m.A_log = tsup_floats((size_t)H);
+    m.D = tsup_floats((size_t)H);
     m2_fill_params(&m, seed);
     m2_fill(&m, L, seed);
     pr.x = m.x, pr.dt = m.dt, pr.B = m.B, pr.C = m.C;
@@ -94,9 +80,9 @@ static void ref_all(const prob *pr, const float *state0, float **y, float **mag,
 {
     const op_ssd_shape *s = &pr->s;
     const size_t rows = (size_t)s->L * s->H * s->P;
-    *y = fbuf(rows);
-    *mag = fbuf(rows);
-    *state = fbuf((size_t)s->H * s->N * s->P);
+    *y = tsup_floats(rows);
+    *mag = tsup_floats(rows);
+    *state = tsup_floats((size_t)s->H * s->N * s->P);
     void *scr = malloc(op_ssd_ref_scratch_bytes(s));
     assert_non_null(scr);
     op_ssd_in in = prob_in(pr);
@@ -142,7 +128,7 @@ static void expect_close(const char *what, const float *got, const float *want,
 static float *state_scale(const op_ssd_shape *s, const float *ref)
 {
     const size_t NP = (size_t)s->N * s->P;
-    float *sc = fbuf((size_t)s->H * NP);
+    float *sc = tsup_floats((size_t)s->H * NP);
     for (int h = 0; h < s->H; h++) {
         float big = 0.0f;
         for (size_t i = 0; i < NP; i++)
@@ -164,7 +150,7 @@ static void check_form(enum form f, int64_t L, int H, int P, int N, int q)
     const size_t rows = (size_t)L * H * P, ns = (size_t)H * N * P;
     float *y1 = NULL, *s1 = NULL;
     for (int nw = 1; nw <= 3; nw++) {
-        float *y = nanbuf(rows), *st = nanbuf(ns);
+        float *y = tsup_nans(rows), *st = tsup_nans(ns);
         run_form(f, &pr, q, NULL, y, st, nw);
         char what[128];
         snprintf(what, sizeof what, "%s L=%lld H=%d P=%d N=%d q=%d workers=%d y",
@@ -224,11 +210,11 @@ static void test_03_chunked_equals_recurrent(void **state)
     ref_all(&pr, NULL, &yr, &mag, &sr);
     float *ssc = state_scale(&pr.s, sr);
     const size_t rows = (size_t)L * 2 * 64, ns = 2 * 128 * 64;
-    float *yrec = nanbuf(rows), *srec = nanbuf(ns);
+    float *yrec = tsup_nans(rows), *srec = tsup_nans(ns);
     run_form(F_REC, &pr, 0, NULL, yrec, srec, 2);
     static const int qs[] = {1, 7, 64, 256, 100};
     for (size_t i = 0; i < sizeof qs / sizeof *qs; i++) {
-        float *y = nanbuf(rows), *st = nanbuf(ns);
+        float *y = tsup_nans(rows), *st = tsup_nans(ns);
         run_form(F_CHUNK, &pr, qs[i], NULL, y, st, 2);
         char what[64];
         snprintf(what, sizeof what, "chunk %d vs recurrent: y", qs[i]);
@@ -254,7 +240,7 @@ static void test_04_step_after_prefill(void **state)
     prob head = pr;
     head.s.L = L; /* the first L tokens, same arrays */
     for (int f = 0; f < 2; f++) {
-        float *y = nanbuf((size_t)L * row), *st = nanbuf(ns), *ys = nanbuf(row);
+        float *y = tsup_nans((size_t)L * row), *st = tsup_nans(ns), *ys = tsup_nans(row);
         run_form(f == 0 ? F_REC : F_CHUNK, &head, 32, NULL, y, st, 2);
         op_ssd_in tok = prob_token(&pr, L);
         for (int w = 0; w < 3; w++)
@@ -286,7 +272,7 @@ static void test_05_prefill_continues_from_state(void **state)
         b.s.L = L2;
         b.x += (size_t)L1 * row, b.dt += (size_t)L1 * H;
         b.B += (size_t)L1 * N, b.C += (size_t)L1 * N;
-        float *y = nanbuf((size_t)(L1 + L2) * row), *st = nanbuf(ns), *st2 = nanbuf(ns);
+        float *y = tsup_nans((size_t)(L1 + L2) * row), *st = tsup_nans(ns), *st2 = tsup_nans(ns);
         run_form(fm, &a, 16, NULL, y, st, 1);
         run_form(fm, &b, 16, st, y + (size_t)L1 * row, st2, 2); /* state0 != state */
         expect_close("split prefill", y, yr, mag, (size_t)(L1 + L2) * row, SSD_TOL);
@@ -328,7 +314,7 @@ static void test_13_extreme_decays(void **state)
     float *ssc = state_scale(&pr.s, sr);
     const size_t rows = (size_t)L * H * P, ns = (size_t)H * N * P;
     for (int f = 0; f < 2; f++) {
-        float *y = nanbuf(rows), *st = nanbuf(ns);
+        float *y = tsup_nans(rows), *st = tsup_nans(ns);
         run_form(f == 0 ? F_REC : F_CHUNK, &pr, 64, NULL, y, st, 2);
         expect_close(f == 0 ? "recurrent, extreme decays" : "chunked, extreme decays", y, yr,
                      mag, rows, SSD_TOL);
@@ -348,17 +334,6 @@ static op_dims dims(int64_t L, int H, int P, int N, int chunk)
     return d;
 }
 
-static void expect_refused(const op_entry *e, op_dims d, const char *field)
-{
-    cb_err err = {{0}};
-    assert_int_equal(e->check(&d, &err), -1);
-    if (!strstr(err.msg, field))
-        fail_msg("%s: error \"%s\" does not name %s", e->name, err.msg, field);
-    void *inst = (void *)1;
-    assert_int_equal(e->create(&d, 1, 1, &inst, &err), -1);
-    assert_null(inst);
-}
-
 static void test_07_check_refuses_bad_shapes(void **state)
 {
     (void)state;
@@ -367,18 +342,18 @@ static void test_07_check_refuses_bad_shapes(void **state)
         cb_err err = {{0}};
         op_dims ok = dims(64, 4, 16, 8, 0);
         assert_int_equal(e->check(&ok, &err), 0);
-        expect_refused(e, dims(0, 4, 16, 8, 0), "seq_len");
-        expect_refused(e, dims((int64_t)1 << 40, 4, 16, 8, 0), "seq_len");
-        expect_refused(e, dims(64, 0, 16, 8, 0), "n_heads");
-        expect_refused(e, dims(64, 4, 0, 8, 0), "head_dim");
-        expect_refused(e, dims(64, 4, 16, 0, 0), "d_state");
-        expect_refused(e, dims(64, 4, 16, -3, 0), "d_state");
-        expect_refused(e, dims(1 << 24, 4096, 4096, 8, 0), "x (seq_len"); /* 2^50 bytes */
+        tsup_expect_refused(e, dims(0, 4, 16, 8, 0), "seq_len");
+        tsup_expect_refused(e, dims((int64_t)1 << 40, 4, 16, 8, 0), "seq_len");
+        tsup_expect_refused(e, dims(64, 0, 16, 8, 0), "n_heads");
+        tsup_expect_refused(e, dims(64, 4, 0, 8, 0), "head_dim");
+        tsup_expect_refused(e, dims(64, 4, 16, 0, 0), "d_state");
+        tsup_expect_refused(e, dims(64, 4, 16, -3, 0), "d_state");
+        tsup_expect_refused(e, dims(1 << 24, 4096, 4096, 8, 0), "x (seq_len"); /* 2^50 bytes */
     }
     const op_entry *ch = tst_family_mamba2[1];
     assert_string_equal(ch->name, "mamba2_ssd.chunked");
-    expect_refused(ch, dims(64, 4, 16, 8, -1), "chunk");
-    expect_refused(ch, dims(64, 4, 16, 8, 5000), "chunk");
+    tsup_expect_refused(ch, dims(64, 4, 16, 8, -1), "chunk");
+    tsup_expect_refused(ch, dims(64, 4, 16, 8, 5000), "chunk");
 }
 
 static void test_08_cost(void **state)
