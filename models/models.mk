@@ -1,0 +1,3 @@
+# models/: model stacks and what feeds them (checkpoint readers, configs).
+# Every models/*.c is part of the library.
+LIB_SRCS += $(wildcard models/*.c)
