@@ -6,9 +6,9 @@
 # other, starting from a seed corpus copied from the test fixtures; new inputs
 # go to build-fuzz/corpus-NAME/, crashes to build-fuzz/crash-NAME-*.
 # `make fuzz-build` only builds; `make fuzz-NAME` runs one target; `make
-# fuzz-clean` removes build-fuzz/ (`make clean` does not).
-# Needs clang and its libFuzzer runtime (Debian: clang-14 and libclang-rt-14-dev
-# when the runtime is not bundled).
+# fuzz-clean` removes build-fuzz/ (`make clean` does too).
+# Needs clang and its libFuzzer runtime, which the fuzz-deps step installs
+# (Debian: clang and libclang-rt-14-dev) only for these targets.
 FUZZ_SECONDS ?= 600
 FUZZ_CC ?= clang
 FUZZ_DIR := build-fuzz
@@ -24,7 +24,11 @@ FUZZ_SRCS_hfconfig := tests/fuzz/fuzz_hfconfig.c models/hfconfig.c
 FUZZ_SEEDS_safetensors := tests/fixtures/safetensors
 FUZZ_SEEDS_hfconfig := tests/fixtures/config
 
-$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c models/%.c models/%.h $(FUZZ_COMMON)
+.PHONY: fuzz-deps
+fuzz-deps:
+	@scripts/deps.sh clang libclang-rt-14-dev libjansson-dev pkg-config
+
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c models/%.c models/%.h $(FUZZ_COMMON) | fuzz-deps
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SRCS_$*) $(FUZZ_COMMON) $(FUZZ_LIBS) -o $@
 
