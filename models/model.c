@@ -1,0 +1,99 @@
+/* models/model.c — the shared model configuration (models/model.h): the tiny
+ * default and the field-by-field check.  Never allocates or prints. */
+#include <math.h>
+#include <stdint.h>
+
+#include "models/model.h"
+#include "operators/attention.h"
+
+model_config model_config_tiny(void)
+{
+    model_config c = {0};
+    c.arch = MODEL_ARCH_TRANSFORMER;
+    c.vocab = 97;
+    c.d_model = 64;
+    c.n_layers = 2;
+    c.n_heads = 4;
+    c.n_kv_heads = 2;
+    c.head_dim = 16;
+    c.ffn_dim = 160;
+    c.rms_eps = 1e-5f;
+    c.rope_theta = 1e4;
+    c.rope_factor = 32;
+    c.rope_low_freq_factor = 1;
+    c.rope_high_freq_factor = 4;
+    c.rope_original_max_pos = 8192;
+    c.max_context = 64;
+    return c;
+}
+
+/* The largest element count of one tensor or buffer we accept (2^31 - 1 so
+ * every kernel's int sizes and int64 products are safe). */
+#define MAX_ELEMS ((int64_t)INT32_MAX)
+
+static int positive(cb_err *err, const char *field, int v)
+{
+    if (v <= 0)
+        return cb_fail(err, "model config: %s = %d must be positive", field, v);
+    return 0;
+}
+
+int model_config_check(const model_config *c, cb_err *err)
+{
+    if (c->arch != MODEL_ARCH_TRANSFORMER)
+        return cb_fail(err, "model config: arch = %d is not a known architecture", (int)c->arch);
+    if (positive(err, "vocab", c->vocab) || positive(err, "d_model", c->d_model) ||
+        positive(err, "n_layers", c->n_layers) || positive(err, "n_heads", c->n_heads) ||
+        positive(err, "n_kv_heads", c->n_kv_heads) || positive(err, "head_dim", c->head_dim) ||
+        positive(err, "ffn_dim", c->ffn_dim) || positive(err, "max_context", c->max_context))
+        return -1;
+    if (c->n_heads % c->n_kv_heads != 0)
+        return cb_fail(err, "model config: n_kv_heads = %d does not divide n_heads = %d",
+                       c->n_kv_heads, c->n_heads);
+    if (c->head_dim % 2 != 0)
+        return cb_fail(err, "model config: head_dim = %d must be even (RoPE pairs)", c->head_dim);
+    if (c->head_dim > ATTN_MAX_D)
+        return cb_fail(err, "model config: head_dim = %d exceeds the attention limit %d",
+                       c->head_dim, ATTN_MAX_D);
+    if (!(isfinite(c->rms_eps) && c->rms_eps > 0 && c->rms_eps < 1))
+        return cb_fail(err, "model config: rms_eps = %g must be in (0, 1)", (double)c->rms_eps);
+    if (!(isfinite(c->rope_theta) && c->rope_theta > 1))
+        return cb_fail(err, "model config: rope_theta = %g must be finite and > 1", c->rope_theta);
+    if (c->rope_llama3 != 0 && c->rope_llama3 != 1)
+        return cb_fail(err, "model config: rope_llama3 = %d must be 0 or 1", c->rope_llama3);
+    if (c->rope_llama3) {
+        if (!(isfinite(c->rope_factor) && c->rope_factor >= 1))
+            return cb_fail(err, "model config: rope_factor = %g must be >= 1", c->rope_factor);
+        if (!(isfinite(c->rope_low_freq_factor) && c->rope_low_freq_factor > 0))
+            return cb_fail(err, "model config: rope_low_freq_factor = %g must be positive",
+                           c->rope_low_freq_factor);
+        if (!(isfinite(c->rope_high_freq_factor) &&
+              c->rope_high_freq_factor > c->rope_low_freq_factor))
+            return cb_fail(err,
+                           "model config: rope_high_freq_factor = %g must exceed "
+                           "rope_low_freq_factor = %g",
+                           c->rope_high_freq_factor, c->rope_low_freq_factor);
+        if (!(isfinite(c->rope_original_max_pos) && c->rope_original_max_pos > 0))
+            return cb_fail(err, "model config: rope_original_max_pos = %g must be positive",
+                           c->rope_original_max_pos);
+    }
+    if (c->qkv_bias != 0 && c->qkv_bias != 1)
+        return cb_fail(err, "model config: qkv_bias = %d must be 0 or 1", c->qkv_bias);
+    if (c->tied_embeddings != 0 && c->tied_embeddings != 1)
+        return cb_fail(err, "model config: tied_embeddings = %d must be 0 or 1",
+                       c->tied_embeddings);
+    /* Products that size one tensor or one cache must fit the kernels' ints. */
+    int64_t qd = (int64_t)c->n_heads * c->head_dim;
+    if ((int64_t)c->vocab * c->d_model > MAX_ELEMS)
+        return cb_fail(err, "model config: vocab x d_model = %d x %d is too large", c->vocab,
+                       c->d_model);
+    if (qd * c->d_model > MAX_ELEMS)
+        return cb_fail(err, "model config: n_heads x head_dim x d_model is too large");
+    if ((int64_t)c->ffn_dim * c->d_model > MAX_ELEMS)
+        return cb_fail(err, "model config: ffn_dim x d_model = %d x %d is too large",
+                       c->ffn_dim, c->d_model);
+    if ((int64_t)c->max_context * c->n_kv_heads * c->head_dim > MAX_ELEMS)
+        return cb_fail(err, "model config: max_context = %d is too large for one layer's cache",
+                       c->max_context);
+    return 0;
+}

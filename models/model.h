@@ -1,0 +1,57 @@
+/* models/model.h — the configuration every model architecture shares: the
+ * shapes and hyper-parameters of a stack, nothing that is weights or state.
+ *
+ * One struct for every architecture so that a catalogue, an experiment file
+ * or a config.json reader fills one thing; each architecture reads the fields
+ * it needs and model_config_check refuses what it cannot run.  Only the
+ * Transformer (Llama / Qwen2 family) exists so far; Mamba fields come later,
+ * beside the `arch` tag that says which fields apply.
+ *
+ * Never: allocate, do I/O, or know about weights, pools or files. */
+#ifndef CTXBENCH_MODELS_MODEL_H
+#define CTXBENCH_MODELS_MODEL_H
+
+#include "util/error.h"
+
+/* Which stack a configuration describes. */
+typedef enum model_arch {
+    MODEL_ARCH_TRANSFORMER = 0, /* Llama-style: RMSNorm, RoPE, GQA, SwiGLU MLP */
+} model_arch;
+
+typedef struct model_config {
+    model_arch arch;
+    int vocab;           /* token ids 0..vocab-1 */
+    int d_model;         /* width of the residual stream */
+    int n_layers;
+    int n_heads;         /* query heads */
+    int n_kv_heads;      /* key/value heads (GQA); divides n_heads */
+    int head_dim;        /* even (RoPE pairs), <= ATTN_MAX_D */
+    int ffn_dim;         /* SwiGLU hidden width */
+    float rms_eps;       /* RMSNorm epsilon, e.g. 1e-5 (Llama) or 1e-6 (Qwen2) */
+    double rope_theta;   /* RoPE base, > 1: 1e4, 5e5 (Llama 3), 1e6 (Qwen2) */
+    /* Llama 3 RoPE frequency scaling (elementwise.h op_rope_scaling); used
+     * only when rope_llama3 is 1. */
+    int rope_llama3;
+    double rope_factor;          /* >= 1, 32 for Llama 3.2 */
+    double rope_low_freq_factor; /* 1 */
+    double rope_high_freq_factor;/* 4, > rope_low_freq_factor */
+    double rope_original_max_pos;/* 8192, > 0 */
+    int qkv_bias;        /* 1: q, k, v projections have biases (Qwen2) */
+    int tied_embeddings; /* 1: the LM head is the token embedding */
+    int max_context;     /* KV-cache capacity in positions, >= 1 */
+} model_config;
+
+/* A small Llama-shaped config (vocab 97, d 64, 2 layers, 4 heads / 2 KV heads
+ * of 16, ffn 160, theta 1e4, eps 1e-5, max_context 64) to start tests and
+ * examples from.  Cannot fail. */
+model_config model_config_tiny(void);
+
+/* Checks every field the architecture uses: positive sizes, n_kv_heads
+ * dividing n_heads, head_dim even and within the attention kernels' limit,
+ * flags 0 or 1, finite positive eps and theta > 1, coherent Llama 3 scaling,
+ * and sizes whose products fit the index types.  Returns 0, or -1 with err
+ * naming the first bad field ("model config: n_kv_heads = 3 does not divide
+ * n_heads = 4"). */
+int model_config_check(const model_config *c, cb_err *err);
+
+#endif

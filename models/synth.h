@@ -1,0 +1,34 @@
+/* models/synth.h — deterministic synthetic weights: the default weight
+ * source when no checkpoint is given.
+ *
+ * Every tensor is filled from its own stream of a xorshift generator seeded
+ * from (seed, layer, tensor), so a tensor's values depend only on the seed,
+ * its place and its size (not on the other tensors), with the scales real
+ * checkpoints have, so activations stay in range through every layer:
+ *   token embedding (and an untied LM head)  uniform with std 0.02
+ *   projections (fan_in k)                   uniform(-1/sqrt(k), 1/sqrt(k)),
+ *                                            the nn.Linear default
+ *   QKV biases                               uniform with std 0.02
+ *   RMSNorm weights                          1
+ *
+ * Never: read files, print or exit. */
+#ifndef CTXBENCH_MODELS_SYNTH_H
+#define CTXBENCH_MODELS_SYNTH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "models/model.h"
+#include "models/transformer.h"
+#include "util/error.h"
+
+/* Fills x[0..n) uniformly in [-bound, bound) from the stream (seed, stream).
+ * Deterministic; cannot fail. */
+void synth_fill_uniform(float *x, size_t n, float bound, uint64_t seed, uint64_t stream);
+
+/* Allocates (tf_weights_alloc) and fills the Transformer weights of cfg from
+ * seed.  Returns 0, or -1 with err (bad config, out of memory) and *w zeroed.
+ * The caller frees with tf_weights_free or hands w to tf_create. */
+int synth_transformer(const model_config *cfg, uint64_t seed, tf_weights *w, cb_err *err);
+
+#endif

@@ -1,0 +1,849 @@
+/* models/transformer.c — the Llama-style Transformer (models/transformer.h):
+ * weights allocation, the KV cache and scratch, the prefill and decode
+ * forward passes on a pool, and the single-threaded reference forward.
+ *
+ * Each forward pass is a list of commented steps; each step is one pool_run
+ * of a worker function below (or, for the one-row steps of decode, the same
+ * function called inline on the caller's thread: dispatching 1 row to the
+ * pool costs more than computing it), timed into the breakdown when
+ * m->timing is set.
+ *
+ * Prefill activation layouts (N = max_prefill, n = prompt length):
+ *   x, xb   (n, d)         residual stream and its RMSNorm
+ *   xt      (d | H*D, n)   transposed GEMM input (B of op_gemm_part)
+ *   qt, kt, vt (H*D | Hkv*D, n)  projections out of the GEMM, transposed
+ *   q, o    (H, n, D)      head-major, as the flash kernel takes them
+ *   k, v    (Hkv, n, D)
+ *   gt, ut  (ffn, n)       SwiGLU gate and up, transposed
+ *   yt      (d, n)         output projection / down projection, transposed
+ * Decode uses row 0 of the same buffers: x (d), q (H, D), k, v (Hkv, D)...
+ * KV cache: k_cache, v_cache (n_layers, Hkv, max_context, D).
+ *
+ * Never: print, exit, start threads; no allocation inside a forward pass
+ * except growing the kernel scratch when a wider partition first runs. */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "models/transformer.h"
+#include "operators/attention.h"
+#include "operators/elementwise.h"
+#include "operators/gemm.h"
+#include "util/clock.h"
+
+struct tf_state {
+    float *k_cache, *v_cache; /* (n_layers, Hkv, max_context, D) each */
+    float *x, *xb;            /* (N, d) */
+    float *xt;                /* (max(d, H*D), N) */
+    float *qt, *q, *o;        /* (H*D, N), (H, N, D), (H, N, D) */
+    float *kt, *vt, *k, *v;   /* (Hkv*D, N), (Hkv*D, N), (Hkv, N, D), (Hkv, N, D) */
+    float *gt, *ut;           /* (ffn, N) */
+    float *yt;                /* (d, N) */
+    float *cos_t, *sin_t;     /* (N, D/2) RoPE tables of the current pass */
+    float *inv_freq;          /* (D/2) */
+    size_t act_bytes;         /* the buffers above except the cache */
+    void *kscr;               /* kernel scratch (gemm, flash, decode), grown on demand */
+    size_t kscr_bytes;
+};
+
+/* ---- weights -------------------------------------------------------------------------- */
+
+/* Floats of each tensor, in allocation order (also synth.c's order). */
+static size_t layer_floats(const model_config *c)
+{
+    size_t d = (size_t)c->d_model, qd = (size_t)c->n_heads * c->head_dim,
+           kvd = (size_t)c->n_kv_heads * c->head_dim, f = (size_t)c->ffn_dim;
+    size_t n = d + qd * d + 2 * kvd * d + d * qd + d + 3 * f * d;
+    if (c->qkv_bias)
+        n += qd + 2 * kvd;
+    return n;
+}
+
+size_t tf_weight_bytes(const model_config *c)
+{
+    size_t emb = (size_t)c->vocab * c->d_model;
+    size_t n = emb + (size_t)c->n_layers * layer_floats(c) + (size_t)c->d_model;
+    if (!c->tied_embeddings)
+        n += emb;
+    return n * sizeof(float);
+}
+
+int tf_weights_alloc(const model_config *c, tf_weights *w, cb_err *err)
+{
+    memset(w, 0, sizeof *w);
+    if (model_config_check(c, err) != 0)
+        return -1;
+    size_t bytes = tf_weight_bytes(c);
+    float *block = NULL;
+    if (posix_memalign((void **)&block, 64, bytes) != 0)
+        return cb_fail(err, "transformer weights: out of memory (%zu bytes)", bytes);
+    tf_layer_weights *layers = calloc((size_t)c->n_layers, sizeof *layers);
+    if (!layers) {
+        free(block);
+        return cb_fail(err, "transformer weights: out of memory");
+    }
+    size_t d = (size_t)c->d_model, qd = (size_t)c->n_heads * c->head_dim,
+           kvd = (size_t)c->n_kv_heads * c->head_dim, f = (size_t)c->ffn_dim;
+    float *at = block;
+#define TAKE(ptr, count) ((ptr) = at, at += (count))
+    TAKE(w->tok_emb, (size_t)c->vocab * d);
+    for (int l = 0; l < c->n_layers; l++) {
+        tf_layer_weights *L = &layers[l];
+        TAKE(L->attn_norm, d);
+        TAKE(L->wq, qd * d);
+        TAKE(L->wk, kvd * d);
+        TAKE(L->wv, kvd * d);
+        if (c->qkv_bias) {
+            TAKE(L->bq, qd);
+            TAKE(L->bk, kvd);
+            TAKE(L->bv, kvd);
+        }
+        TAKE(L->wo, d * qd);
+        TAKE(L->ffn_norm, d);
+        TAKE(L->w_gate, f * d);
+        TAKE(L->w_up, f * d);
+        TAKE(L->w_down, d * f);
+    }
+    TAKE(w->final_norm, d);
+    if (c->tied_embeddings)
+        w->lm_head = w->tok_emb;
+    else
+        TAKE(w->lm_head, (size_t)c->vocab * d);
+#undef TAKE
+    w->layers = layers;
+    w->owner = block;
+    w->release = free;
+    return 0;
+}
+
+void tf_weights_free(tf_weights *w)
+{
+    if (!w)
+        return;
+    if (w->release)
+        w->release(w->owner);
+    free(w->layers);
+    memset(w, 0, sizeof *w);
+}
+
+/* ---- breakdown ------------------------------------------------------------------------ */
+
+const char *tf_op_class_name(tf_op_class c)
+{
+    static const char *const names[TF_OP_N] = {"gemm", "attention", "norm", "elementwise",
+                                               "other"};
+    return (unsigned)c < TF_OP_N ? names[c] : "?";
+}
+
+void tf_breakdown_clear(tf_model *m) { memset(&m->bd, 0, sizeof m->bd); }
+
+/* Runs one step: fn on every worker of part, or inline as worker 0 of 1
+ * when part is NULL; timed into class cls when m->timing.  Returns 0, or -1
+ * with err when pool_run refuses. */
+static int step(tf_model *m, pool *p, const pool_part *part, tf_op_class cls, pool_fn fn,
+                void *ctx, cb_err *err)
+{
+    int64_t t0 = m->timing ? cb_now_ns() : 0;
+    int rc = 0;
+    if (part)
+        rc = pool_run(p, part, fn, ctx, err);
+    else
+        fn(ctx, 0, 1);
+    if (m->timing) {
+        m->bd.sec[cls] += (double)(cb_now_ns() - t0) * 1e-9;
+        m->bd.runs[cls]++;
+    }
+    return rc;
+}
+
+/* Times caller-thread work started at t0 into class cls. */
+static void account(tf_model *m, tf_op_class cls, int64_t t0)
+{
+    if (m->timing) {
+        m->bd.sec[cls] += (double)(cb_now_ns() - t0) * 1e-9;
+        m->bd.runs[cls]++;
+    }
+}
+
+/* ---- worker functions (one per kind of step) ----------------------------------------- */
+
+/* RMSNorm of L rows. */
+typedef struct norm_job {
+    const float *x, *w; /* (L, d), (d) */
+    float *y;           /* (L, d) */
+    int L, d;
+    float eps;
+} norm_job;
+
+static void norm_worker(void *ctx, int worker, int n_workers)
+{
+    norm_job *j = ctx;
+    op_rmsnorm_part(j->x, j->w, j->y, j->L, j->d, j->eps, worker, n_workers);
+}
+
+/* Up to three products y = W x (+ bias), all in one step: GEMV when n == 0,
+ * else the GEMM Y^T (m, n) = W (m, k) X^T (k, n) with scratch region i. */
+typedef struct proj {
+    const float *W, *bias; /* (m, k), (m) or NULL */
+    const float *x;        /* (k) or (k, n) */
+    float *y;              /* (m) or (m, n) */
+    int m, k;
+} proj;
+
+typedef struct proj_job {
+    proj pr[3];
+    int n_pr;
+    int n;            /* 0: GEMV; else the GEMM's n (positions) */
+    char *scratch;    /* n_pr regions of region bytes */
+    size_t region;
+} proj_job;
+
+static void proj_worker(void *ctx, int worker, int n_workers)
+{
+    proj_job *j = ctx;
+    for (int i = 0; i < j->n_pr; i++) {
+        const proj *r = &j->pr[i];
+        int lo, hi;
+        if (j->n == 0) {
+            op_gemv_part(r->W, r->x, r->y, r->m, r->k, worker, n_workers);
+            if (r->bias) {
+                op_gemv_rows(r->m, worker, n_workers, &lo, &hi);
+                for (int t = lo; t < hi; t++)
+                    r->y[t] += r->bias[t];
+            }
+        } else {
+            op_gemm_part(r->W, r->x, r->y, r->m, j->n, r->k, j->scratch + (size_t)i * j->region,
+                         worker, n_workers);
+            if (r->bias) {
+                op_gemm_rows(r->m, worker, n_workers, &lo, &hi);
+                for (int t = lo; t < hi; t++) {
+                    float b = r->bias[t], *row = r->y + (size_t)t * j->n;
+                    for (int c = 0; c < j->n; c++)
+                        row[c] += b;
+                }
+            }
+        }
+    }
+}
+
+/* Up to three batched transposes dst_b (C, R) (+)= src_b (R, C)^T, b < B,
+ * split over the B*C destination rows of each. */
+typedef struct transp {
+    const float *src;
+    float *dst;
+    int B, R, C;
+    size_t src_bs, dst_bs; /* batch strides in floats */
+    int add;               /* 1: dst += src^T (residual) */
+} transp;
+
+typedef struct transp_job {
+    transp t[3];
+    int n_t;
+} transp_job;
+
+/* Destination rows are taken in blocks of TB: for each source row r, the TB
+ * contiguous source values of the block go to column r of TB destination
+ * rows, so reads are whole cache lines and writes TB sequential streams. */
+#define TB 16
+
+static void transp_worker(void *ctx, int worker, int n_workers)
+{
+    transp_job *j = ctx;
+    for (int i = 0; i < j->n_t; i++) {
+        const transp *t = &j->t[i];
+        int lo, hi;
+        op_ew_rows(t->B * t->C, worker, n_workers, &lo, &hi);
+        for (int row = lo; row < hi;) {
+            int b = row / t->C, c0 = row % t->C;
+            int nb = t->C - c0 < TB ? t->C - c0 : TB;
+            if (nb > hi - row)
+                nb = hi - row;
+            const float *s = t->src + (size_t)b * t->src_bs + c0;
+            float *dr = t->dst + (size_t)b * t->dst_bs + (size_t)c0 * t->R;
+            for (int r = 0; r < t->R; r++) {
+                const float *sr = s + (size_t)r * t->C;
+                if (t->add)
+                    for (int c = 0; c < nb; c++)
+                        dr[(size_t)c * t->R + r] += sr[c];
+                else
+                    for (int c = 0; c < nb; c++)
+                        dr[(size_t)c * t->R + r] = sr[c];
+            }
+            row += nb;
+        }
+    }
+}
+
+/* RoPE of heads laid out (heads, L, D) (prefill: one call per head, split over
+ * positions) or (L = 1, heads, D) (decode: one call). */
+typedef struct rope_job {
+    float *q, *k;          /* (H, L, D), (Hkv, L, D); or (H, D), (Hkv, D) when L == 1 */
+    const float *cos_t, *sin_t; /* (L, D/2) */
+    int H, Hkv, L, D;
+} rope_job;
+
+static void rope_worker(void *ctx, int worker, int n_workers)
+{
+    rope_job *j = ctx;
+    if (j->L == 1) {
+        op_rope_part(j->q, j->q, 1, j->H, j->D, j->cos_t, j->sin_t, worker, n_workers);
+        op_rope_part(j->k, j->k, 1, j->Hkv, j->D, j->cos_t, j->sin_t, worker, n_workers);
+        return;
+    }
+    size_t hs = (size_t)j->L * j->D;
+    for (int h = 0; h < j->H; h++)
+        op_rope_part(j->q + h * hs, j->q + h * hs, j->L, 1, j->D, j->cos_t, j->sin_t, worker,
+                     n_workers);
+    for (int h = 0; h < j->Hkv; h++)
+        op_rope_part(j->k + h * hs, j->k + h * hs, j->L, 1, j->D, j->cos_t, j->sin_t, worker,
+                     n_workers);
+}
+
+/* Copy of prefill K and V (Hkv, n, D) into a layer's cache (Hkv, cap, D). */
+typedef struct kvcopy_job {
+    const float *k, *v;
+    float *kc, *vc;
+    int Hkv, n, cap, D;
+} kvcopy_job;
+
+static void kvcopy_worker(void *ctx, int worker, int n_workers)
+{
+    kvcopy_job *j = ctx;
+    int lo, hi;
+    op_ew_rows(2 * j->Hkv, worker, n_workers, &lo, &hi);
+    for (int u = lo; u < hi; u++) {
+        int h = u % j->Hkv;
+        const float *src = (u < j->Hkv ? j->k : j->v) + (size_t)h * j->n * j->D;
+        float *dst = (u < j->Hkv ? j->kc : j->vc) + (size_t)h * j->cap * j->D;
+        memcpy(dst, src, (size_t)j->n * j->D * sizeof(float));
+    }
+}
+
+/* Flash prefill over positions 0..L-1. */
+typedef struct flash_job {
+    const float *q, *k, *v;
+    float *o;
+    int H, Hkv, L, D;
+    void *scratch;
+} flash_job;
+
+static void flash_worker(void *ctx, int worker, int n_workers)
+{
+    flash_job *j = ctx;
+    op_attn_flash_part(j->q, j->k, j->v, j->o, j->H, j->Hkv, j->L, j->D, j->scratch, worker,
+                       n_workers);
+}
+
+/* Decode attention, one kernel call per KV head (the kernel's caches have a
+ * head stride of L + 1 rows; ours have max_context, so each KV head is given
+ * to it as a single-head cache with its G = H / Hkv query heads). */
+typedef struct dec_job {
+    const float *q, *k, *v; /* (H, D), (Hkv, D), (Hkv, D) */
+    float *kc, *vc;         /* (Hkv, cap, D) */
+    float *o;               /* (H, D) */
+    int G, Hkv, pos, cap, D;
+    char *scratch;          /* Hkv regions of region bytes */
+    size_t region;
+} dec_job;
+
+static void dec_worker(void *ctx, int worker, int n_workers)
+{
+    dec_job *j = ctx;
+    size_t gd = (size_t)j->G * j->D;
+    for (int h = 0; h < j->Hkv; h++)
+        op_attn_decode_part(j->q + h * gd, j->kc + (size_t)h * j->cap * j->D,
+                            j->vc + (size_t)h * j->cap * j->D, j->k + (size_t)h * j->D,
+                            j->v + (size_t)h * j->D, j->o + h * gd, j->G, 1, j->pos, j->D,
+                            j->scratch + (size_t)h * j->region, worker, n_workers);
+}
+
+/* SwiGLU: g = silu(g) * u over (rows, cols), split over rows. */
+typedef struct swiglu_job {
+    float *g;
+    const float *u;
+    int rows, cols;
+} swiglu_job;
+
+static void swiglu_worker(void *ctx, int worker, int n_workers)
+{
+    swiglu_job *j = ctx;
+    op_silu_part(j->g, j->g, j->rows, j->cols, worker, n_workers);
+    int lo, hi;
+    op_ew_rows(j->rows, worker, n_workers, &lo, &hi);
+    for (size_t i = (size_t)lo * j->cols; i < (size_t)hi * j->cols; i++)
+        j->g[i] *= j->u[i];
+}
+
+/* ---- model ---------------------------------------------------------------------------- */
+
+static size_t round64(size_t b) { return (b + 63) & ~(size_t)63; }
+
+/* Makes the kernel scratch at least bytes long.  Returns 0, or -1 with err. */
+static int ensure_scratch(tf_model *m, size_t bytes, cb_err *err)
+{
+    tf_state *s = m->s;
+    if (bytes <= s->kscr_bytes)
+        return 0;
+    void *p = NULL;
+    if (posix_memalign(&p, 64, round64(bytes)) != 0)
+        return cb_fail(err, "transformer: out of memory for %zu bytes of kernel scratch", bytes);
+    free(s->kscr);
+    s->kscr = p;
+    s->kscr_bytes = round64(bytes);
+    return 0;
+}
+
+static void state_free(tf_state *s)
+{
+    if (!s)
+        return;
+    free(s->k_cache);
+    free(s->v_cache);
+    float **bufs[] = {&s->x,  &s->xb, &s->xt, &s->qt, &s->q,     &s->o,     &s->kt,
+                      &s->vt, &s->k,  &s->v,  &s->gt, &s->ut,    &s->yt,    &s->cos_t,
+                      &s->sin_t, &s->inv_freq};
+    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
+        free(*bufs[i]);
+    free(s->kscr);
+    free(s);
+}
+
+int tf_create(const model_config *cfg, tf_weights *w, int max_prefill, tf_model **out,
+              cb_err *err)
+{
+    *out = NULL;
+    if (model_config_check(cfg, err) != 0)
+        return -1;
+    if (max_prefill < 1 || max_prefill > cfg->max_context)
+        return cb_fail(err, "transformer: max_prefill = %d must be in 1..max_context (%d)",
+                       max_prefill, cfg->max_context);
+    if (!w || !w->tok_emb || !w->layers || !w->final_norm || !w->lm_head)
+        return cb_fail(err, "transformer: weights are missing a tensor");
+    for (int l = 0; l < cfg->n_layers; l++) {
+        const tf_layer_weights *L = &w->layers[l];
+        if (!L->attn_norm || !L->wq || !L->wk || !L->wv || !L->wo || !L->ffn_norm ||
+            !L->w_gate || !L->w_up || !L->w_down ||
+            (cfg->qkv_bias && (!L->bq || !L->bk || !L->bv)))
+            return cb_fail(err, "transformer: weights of layer %d are missing a tensor", l);
+    }
+    tf_model *m = calloc(1, sizeof *m);
+    tf_state *s = calloc(1, sizeof *s);
+    if (!m || !s)
+        goto oom;
+    m->s = s;
+    size_t N = (size_t)max_prefill, d = (size_t)cfg->d_model, D = (size_t)cfg->head_dim,
+           qd = (size_t)cfg->n_heads * D, kvd = (size_t)cfg->n_kv_heads * D,
+           f = (size_t)cfg->ffn_dim;
+    size_t cache = (size_t)cfg->n_layers * kvd * (size_t)cfg->max_context;
+    s->k_cache = malloc(cache * sizeof(float));
+    s->v_cache = malloc(cache * sizeof(float));
+    struct {
+        float **p;
+        size_t n;
+    } bufs[] = {{&s->x, N * d},     {&s->xb, N * d},     {&s->xt, N * (d > qd ? d : qd)},
+                {&s->qt, N * qd},   {&s->q, N * qd},     {&s->o, N * qd},
+                {&s->kt, N * kvd},  {&s->vt, N * kvd},   {&s->k, N * kvd},
+                {&s->v, N * kvd},   {&s->gt, N * f},     {&s->ut, N * f},
+                {&s->yt, N * d},    {&s->cos_t, N * D / 2}, {&s->sin_t, N * D / 2},
+                {&s->inv_freq, D / 2}};
+    if (!s->k_cache || !s->v_cache)
+        goto oom;
+    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) {
+        if (posix_memalign((void **)bufs[i].p, 64, round64(bufs[i].n * sizeof(float))) != 0) {
+            *bufs[i].p = NULL;
+            goto oom;
+        }
+        s->act_bytes += round64(bufs[i].n * sizeof(float));
+    }
+    op_rope_scaling sc = {OP_ROPE_LLAMA3, cfg->rope_factor, cfg->rope_low_freq_factor,
+                          cfg->rope_high_freq_factor, cfg->rope_original_max_pos};
+    if (op_rope_inv_freq(cfg->rope_theta, cfg->head_dim, cfg->rope_llama3 ? &sc : NULL,
+                         s->inv_freq) != 0) {
+        state_free(s);
+        free(m);
+        return cb_fail(err, "transformer: RoPE parameters refused by op_rope_inv_freq");
+    }
+    m->cfg = *cfg;
+    m->w = *w;
+    memset(w, 0, sizeof *w);
+    m->max_prefill = max_prefill;
+    *out = m;
+    return 0;
+oom:
+    state_free(s);
+    free(m);
+    return cb_fail(err, "transformer: out of memory for the KV cache and scratch "
+                        "(max_context %d, max_prefill %d)",
+                   cfg->max_context, max_prefill);
+}
+
+void tf_free(tf_model *m)
+{
+    if (!m)
+        return;
+    state_free(m->s);
+    tf_weights_free(&m->w);
+    free(m);
+}
+
+void tf_reset(tf_model *m) { m->n_pos = 0; }
+
+tf_memory tf_memory_use(const tf_model *m)
+{
+    tf_memory r;
+    const model_config *c = &m->cfg;
+    r.weights = tf_weight_bytes(c);
+    r.kv_cache = 2 * (size_t)c->n_layers * c->n_kv_heads * c->head_dim * (size_t)c->max_context *
+                 sizeof(float);
+    r.scratch = m->s->act_bytes + m->s->kscr_bytes;
+    r.total = r.weights + r.kv_cache + r.scratch;
+    return r;
+}
+
+static int check_token(const tf_model *m, int t, int i, cb_err *err)
+{
+    if (t < 0 || t >= m->cfg.vocab)
+        return cb_fail(err, "transformer: token %d at position %d is outside 0..%d", t, i,
+                       m->cfg.vocab - 1);
+    return 0;
+}
+
+/* ---- prefill -------------------------------------------------------------------------- */
+
+int tf_prefill(tf_model *m, pool *p, const pool_part *part, const int *tokens, int n,
+               float *logits, float *logits_all, cb_err *err)
+{
+    const model_config *c = &m->cfg;
+    tf_state *s = m->s;
+    const tf_weights *w = &m->w;
+    int d = c->d_model, H = c->n_heads, Hkv = c->n_kv_heads, D = c->head_dim, F = c->ffn_dim;
+    int qd = H * D, kvd = Hkv * D, nw = part->n;
+    size_t cap = (size_t)c->max_context;
+    m->n_pos = 0;
+    if (n < 1 || n > m->max_prefill)
+        return cb_fail(err, "transformer: prefill of %d tokens (must be 1..%d)", n,
+                       m->max_prefill);
+    for (int i = 0; i < n; i++)
+        if (check_token(m, tokens[i], i, err) != 0)
+            return -1;
+
+    /* Kernel scratch: three GEMM regions (one per product of a step) or the
+     * flash tiles, whichever is larger. */
+    size_t region = 0;
+    int shapes[][2] = {{qd, d}, {kvd, d}, {d, qd}, {F, d}, {d, F}};
+    for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++) {
+        size_t b = round64(op_gemm_scratch_bytes(shapes[i][0], n, shapes[i][1], nw));
+        region = b > region ? b : region;
+    }
+    size_t need = 3 * region, fl = op_attn_flash_scratch_bytes(D, nw);
+    if (ensure_scratch(m, need > fl ? need : fl, err) != 0)
+        return -1;
+
+    /* Embedding lookup: x[i] = tok_emb[tokens[i]]. */
+    int64_t t0 = m->timing ? cb_now_ns() : 0;
+    for (int i = 0; i < n; i++)
+        memcpy(s->x + (size_t)i * d, w->tok_emb + (size_t)tokens[i] * d, (size_t)d * sizeof(float));
+    /* RoPE tables for positions 0..n-1. */
+    op_rope_tables(s->inv_freq, 0, n, D, s->cos_t, s->sin_t);
+    account(m, TF_OP_OTHER, t0);
+
+    for (int l = 0; l < c->n_layers; l++) {
+        const tf_layer_weights *L = &w->layers[l];
+        float *kc = s->k_cache + (size_t)l * kvd * cap, *vc = s->v_cache + (size_t)l * kvd * cap;
+
+        /* Attention RMSNorm: xb = rmsnorm(x) * attn_norm. */
+        norm_job nj = {s->x, L->attn_norm, s->xb, n, d, c->rms_eps};
+        if (step(m, p, part, TF_OP_NORM, norm_worker, &nj, err))
+            return -1;
+        /* Transpose for the GEMM: xt (d, n) = xb^T. */
+        transp_job tj = {{{s->xb, s->xt, 1, n, d, 0, 0, 0}}, 1};
+        if (step(m, p, part, TF_OP_OTHER, transp_worker, &tj, err))
+            return -1;
+        /* QKV projections (+ biases): qt = Wq xt + bq, kt = Wk xt + bk, vt = Wv xt + bv. */
+        proj_job pj = {{{L->wq, L->bq, s->xt, s->qt, qd, d},
+                        {L->wk, L->bk, s->xt, s->kt, kvd, d},
+                        {L->wv, L->bv, s->xt, s->vt, kvd, d}},
+                       3, n, s->kscr, region};
+        if (step(m, p, part, TF_OP_GEMM, proj_worker, &pj, err))
+            return -1;
+        /* Head-major: q (H, n, D) from qt (H, D, n); k, v (Hkv, n, D) likewise. */
+        size_t hs = (size_t)n * D;
+        transp_job hj = {{{s->qt, s->q, H, D, n, hs, hs, 0},
+                          {s->kt, s->k, Hkv, D, n, hs, hs, 0},
+                          {s->vt, s->v, Hkv, D, n, hs, hs, 0}},
+                         3};
+        if (step(m, p, part, TF_OP_OTHER, transp_worker, &hj, err))
+            return -1;
+        /* RoPE on q and k at positions 0..n-1. */
+        rope_job rj = {s->q, s->k, s->cos_t, s->sin_t, H, Hkv, n, D};
+        if (step(m, p, part, TF_OP_ELEMWISE, rope_worker, &rj, err))
+            return -1;
+        /* Write K and V into the cache, positions 0..n-1. */
+        kvcopy_job cj = {s->k, s->v, kc, vc, Hkv, n, (int)cap, D};
+        if (step(m, p, part, TF_OP_OTHER, kvcopy_worker, &cj, err))
+            return -1;
+        /* Causal attention (flash): o (H, n, D). */
+        flash_job fj = {s->q, s->k, s->v, s->o, H, Hkv, n, D, s->kscr};
+        if (step(m, p, part, TF_OP_ATTN, flash_worker, &fj, err))
+            return -1;
+        /* Transpose for the GEMM: xt (H*D, n) = o as (n, D) per head, transposed. */
+        transp_job oj = {{{s->o, s->xt, H, n, D, hs, hs, 0}}, 1};
+        if (step(m, p, part, TF_OP_OTHER, transp_worker, &oj, err))
+            return -1;
+        /* Output projection: yt (d, n) = Wo xt. */
+        proj_job wj = {{{L->wo, NULL, s->xt, s->yt, d, qd}}, 1, n, s->kscr, region};
+        if (step(m, p, part, TF_OP_GEMM, proj_worker, &wj, err))
+            return -1;
+        /* Residual: x += yt^T. */
+        transp_job rsj = {{{s->yt, s->x, 1, d, n, 0, 0, 1}}, 1};
+        if (step(m, p, part, TF_OP_OTHER, transp_worker, &rsj, err))
+            return -1;
+        /* MLP RMSNorm: xb = rmsnorm(x) * ffn_norm, and xt = xb^T. */
+        norm_job fnj = {s->x, L->ffn_norm, s->xb, n, d, c->rms_eps};
+        if (step(m, p, part, TF_OP_NORM, norm_worker, &fnj, err))
+            return -1;
+        if (step(m, p, part, TF_OP_OTHER, transp_worker, &tj, err))
+            return -1;
+        /* Gate and up projections: gt = Wg xt, ut = Wu xt (ffn, n). */
+        proj_job gj = {{{L->w_gate, NULL, s->xt, s->gt, F, d}, {L->w_up, NULL, s->xt, s->ut, F, d}},
+                       2, n, s->kscr, region};
+        if (step(m, p, part, TF_OP_GEMM, proj_worker, &gj, err))
+            return -1;
+        /* SwiGLU: gt = silu(gt) * ut. */
+        swiglu_job sj = {s->gt, s->ut, F, n};
+        if (step(m, p, part, TF_OP_ELEMWISE, swiglu_worker, &sj, err))
+            return -1;
+        /* Down projection: yt (d, n) = Wd gt. */
+        proj_job dj = {{{L->w_down, NULL, s->gt, s->yt, d, F}}, 1, n, s->kscr, region};
+        if (step(m, p, part, TF_OP_GEMM, proj_worker, &dj, err))
+            return -1;
+        /* Residual: x += yt^T. */
+        if (step(m, p, part, TF_OP_OTHER, transp_worker, &rsj, err))
+            return -1;
+    }
+
+    /* Final RMSNorm: of the last position (of all of them for logits_all). */
+    int first = logits_all ? 0 : n - 1;
+    norm_job nj = {s->x + (size_t)first * d, w->final_norm, s->xb + (size_t)first * d, n - first,
+                   d, c->rms_eps};
+    if (step(m, p, part, TF_OP_NORM, norm_worker, &nj, err))
+        return -1;
+    /* LM head: logits = lm_head xb[n-1] (and every position's for logits_all). */
+    for (int i = first; i < n; i++) {
+        float *dst = i == n - 1 && logits ? logits : logits_all ? logits_all + (size_t)i * c->vocab
+                                                                : NULL;
+        if (!dst)
+            continue;
+        proj_job lj = {{{w->lm_head, NULL, s->xb + (size_t)i * d, dst, c->vocab, d}}, 1, 0, NULL, 0};
+        if (step(m, p, part, TF_OP_GEMM, proj_worker, &lj, err))
+            return -1;
+    }
+    if (logits_all && logits)
+        memcpy(logits_all + (size_t)(n - 1) * c->vocab, logits, (size_t)c->vocab * sizeof(float));
+    m->n_pos = n;
+    return 0;
+}
+
+/* ---- decode --------------------------------------------------------------------------- */
+
+int tf_decode(tf_model *m, pool *p, const pool_part *part, int token, int pos, float *logits,
+              cb_err *err)
+{
+    const model_config *c = &m->cfg;
+    tf_state *s = m->s;
+    const tf_weights *w = &m->w;
+    int d = c->d_model, H = c->n_heads, Hkv = c->n_kv_heads, D = c->head_dim, F = c->ffn_dim;
+    int qd = H * D, kvd = Hkv * D, nw = part->n;
+    size_t cap = (size_t)c->max_context;
+    if (pos < 0 || pos > m->n_pos || pos >= c->max_context)
+        return cb_fail(err, "transformer: decode at position %d (cache holds %d of %d)", pos,
+                       m->n_pos, c->max_context);
+    if (check_token(m, token, pos, err) != 0)
+        return -1;
+    m->n_pos = pos; /* positions after pos are dropped; pos itself is written below */
+    size_t region = round64(op_attn_decode_scratch_bytes(H / Hkv, 1, D, nw));
+    if (ensure_scratch(m, (size_t)Hkv * region, err) != 0)
+        return -1;
+
+    /* Embedding lookup: x = tok_emb[token]; RoPE table of position pos. */
+    int64_t t0 = m->timing ? cb_now_ns() : 0;
+    memcpy(s->x, w->tok_emb + (size_t)token * d, (size_t)d * sizeof(float));
+    op_rope_tables(s->inv_freq, pos, 1, D, s->cos_t, s->sin_t);
+    account(m, TF_OP_OTHER, t0);
+
+    for (int l = 0; l < c->n_layers; l++) {
+        const tf_layer_weights *L = &w->layers[l];
+        float *kc = s->k_cache + (size_t)l * kvd * cap, *vc = s->v_cache + (size_t)l * kvd * cap;
+
+        /* Attention RMSNorm (one row, inline): xb = rmsnorm(x) * attn_norm. */
+        norm_job nj = {s->x, L->attn_norm, s->xb, 1, d, c->rms_eps};
+        step(m, p, NULL, TF_OP_NORM, norm_worker, &nj, err);
+        /* QKV projections (GEMV) + biases: q (H, D), k, v (Hkv, D). */
+        proj_job pj = {{{L->wq, L->bq, s->xb, s->q, qd, d},
+                        {L->wk, L->bk, s->xb, s->k, kvd, d},
+                        {L->wv, L->bv, s->xb, s->v, kvd, d}},
+                       3, 0, NULL, 0};
+        if (step(m, p, part, TF_OP_GEMM, proj_worker, &pj, err))
+            return -1;
+        /* RoPE on q and k at position pos (inline). */
+        rope_job rj = {s->q, s->k, s->cos_t, s->sin_t, H, Hkv, 1, D};
+        step(m, p, NULL, TF_OP_ELEMWISE, rope_worker, &rj, err);
+        /* Attention over the cache: writes k, v into slot pos, o (H, D);
+         * then the merge of KV heads split between workers. */
+        dec_job aj = {s->q, s->k, s->v, kc, vc, s->o, H / Hkv, Hkv, pos, (int)cap, D,
+                      s->kscr, region};
+        if (step(m, p, part, TF_OP_ATTN, dec_worker, &aj, err))
+            return -1;
+        if (op_attn_decode_needs_merge(1, nw)) {
+            t0 = m->timing ? cb_now_ns() : 0;
+            for (int h = 0; h < Hkv; h++)
+                op_attn_decode_merge(s->o + (size_t)h * (H / Hkv) * D, H / Hkv, 1, pos, D,
+                                     (char *)s->kscr + (size_t)h * region, nw);
+            account(m, TF_OP_ATTN, t0);
+        }
+        /* Output projection: y = Wo o (d). */
+        proj_job wj = {{{L->wo, NULL, s->o, s->yt, d, qd}}, 1, 0, NULL, 0};
+        if (step(m, p, part, TF_OP_GEMM, proj_worker, &wj, err))
+            return -1;
+        /* Residual, MLP RMSNorm (inline): x += y; xb = rmsnorm(x) * ffn_norm. */
+        t0 = m->timing ? cb_now_ns() : 0;
+        for (int i = 0; i < d; i++)
+            s->x[i] += s->yt[i];
+        account(m, TF_OP_OTHER, t0);
+        norm_job fnj = {s->x, L->ffn_norm, s->xb, 1, d, c->rms_eps};
+        step(m, p, NULL, TF_OP_NORM, norm_worker, &fnj, err);
+        /* Gate and up projections: g = Wg xb, u = Wu xb (ffn). */
+        proj_job gj = {{{L->w_gate, NULL, s->xb, s->gt, F, d}, {L->w_up, NULL, s->xb, s->ut, F, d}},
+                       2, 0, NULL, 0};
+        if (step(m, p, part, TF_OP_GEMM, proj_worker, &gj, err))
+            return -1;
+        /* SwiGLU (inline): g = silu(g) * u. */
+        swiglu_job sj = {s->gt, s->ut, 1, F};
+        step(m, p, NULL, TF_OP_ELEMWISE, swiglu_worker, &sj, err);
+        /* Down projection: y = Wd g (d). */
+        proj_job dj = {{{L->w_down, NULL, s->gt, s->yt, d, F}}, 1, 0, NULL, 0};
+        if (step(m, p, part, TF_OP_GEMM, proj_worker, &dj, err))
+            return -1;
+        /* Residual (inline): x += y. */
+        t0 = m->timing ? cb_now_ns() : 0;
+        for (int i = 0; i < d; i++)
+            s->x[i] += s->yt[i];
+        account(m, TF_OP_OTHER, t0);
+    }
+
+    /* Final RMSNorm (inline), then the LM head: logits = lm_head xb. */
+    norm_job nj = {s->x, w->final_norm, s->xb, 1, d, c->rms_eps};
+    step(m, p, NULL, TF_OP_NORM, norm_worker, &nj, err);
+    proj_job lj = {{{w->lm_head, NULL, s->xb, logits, c->vocab, d}}, 1, 0, NULL, 0};
+    if (step(m, p, part, TF_OP_GEMM, proj_worker, &lj, err))
+        return -1;
+    m->n_pos = pos + 1;
+    return 0;
+}
+
+/* ---- reference forward ---------------------------------------------------------------- */
+
+/* y (n, m) rows = W (m, k) x rows (n, k) (+ bias), with op_gemv_ref. */
+static void ref_linear(const float *W, const float *bias, const float *x, float *y, int n, int m,
+                       int k)
+{
+    for (int i = 0; i < n; i++) {
+        op_gemv_ref(W, x + (size_t)i * k, y + (size_t)i * m, m, k);
+        if (bias)
+            for (int t = 0; t < m; t++)
+                y[(size_t)i * m + t] += bias[t];
+    }
+}
+
+/* dst (heads, n, D) <- src (n, heads, D), or back when back. */
+static void ref_heads(float *pm, float *hm, int n, int heads, int D, int back)
+{
+    for (int i = 0; i < n; i++)
+        for (int h = 0; h < heads; h++) {
+            float *a = pm + ((size_t)i * heads + h) * D, *b = hm + ((size_t)h * n + i) * D;
+            if (back)
+                memcpy(a, b, (size_t)D * sizeof(float));
+            else
+                memcpy(b, a, (size_t)D * sizeof(float));
+        }
+}
+
+static double rms_of(const float *x, size_t n)
+{
+    double s = 0;
+    for (size_t i = 0; i < n; i++)
+        s += (double)x[i] * x[i];
+    return sqrt(s / (double)n);
+}
+
+int tf_forward_ref(const tf_model *m, const int *tokens, int n, float *logits_all,
+                   double *layer_rms, cb_err *err)
+{
+    const model_config *c = &m->cfg;
+    const tf_weights *w = &m->w;
+    int d = c->d_model, H = c->n_heads, Hkv = c->n_kv_heads, D = c->head_dim, F = c->ffn_dim;
+    int qd = H * D, kvd = Hkv * D, rc = -1;
+    if (n < 1 || n > c->max_context)
+        return cb_fail(err, "transformer reference: %d tokens (must be 1..%d)", n, c->max_context);
+    for (int i = 0; i < n; i++)
+        if (check_token(m, tokens[i], i, err) != 0)
+            return -1;
+    size_t N = (size_t)n;
+    float *x = malloc(N * d * sizeof(float)), *xb = malloc(N * d * sizeof(float)),
+          *q = malloc(N * qd * sizeof(float)), *k = malloc(N * kvd * sizeof(float)),
+          *v = malloc(N * kvd * sizeof(float)), *qh = malloc(N * qd * sizeof(float)),
+          *kh = malloc(N * kvd * sizeof(float)), *vh = malloc(N * kvd * sizeof(float)),
+          *oh = malloc(N * qd * sizeof(float)), *y = malloc(N * d * sizeof(float)),
+          *g = malloc(N * F * sizeof(float)), *u = malloc(N * F * sizeof(float));
+    if (!x || !xb || !q || !k || !v || !qh || !kh || !vh || !oh || !y || !g || !u) {
+        cb_fail(err, "transformer reference: out of memory");
+        goto out;
+    }
+    /* Embedding lookup. */
+    for (int i = 0; i < n; i++)
+        memcpy(x + (size_t)i * d, w->tok_emb + (size_t)tokens[i] * d, (size_t)d * sizeof(float));
+    if (layer_rms)
+        layer_rms[0] = rms_of(x, N * d);
+    for (int l = 0; l < c->n_layers; l++) {
+        const tf_layer_weights *L = &w->layers[l];
+        /* RMSNorm, QKV projections and biases, position-major (n, heads, D). */
+        op_rmsnorm_ref(x, L->attn_norm, xb, n, d, c->rms_eps);
+        ref_linear(L->wq, L->bq, xb, q, n, qd, d);
+        ref_linear(L->wk, L->bk, xb, k, n, kvd, d);
+        ref_linear(L->wv, L->bv, xb, v, n, kvd, d);
+        /* RoPE at positions 0..n-1. */
+        op_rope_ref(q, q, n, H, D, m->s->inv_freq, 0);
+        op_rope_ref(k, k, n, Hkv, D, m->s->inv_freq, 0);
+        /* Causal attention on head-major copies. */
+        ref_heads(q, qh, n, H, D, 0);
+        ref_heads(k, kh, n, Hkv, D, 0);
+        ref_heads(v, vh, n, Hkv, D, 0);
+        op_attn_ref(qh, kh, vh, oh, H, Hkv, n, D);
+        ref_heads(q, oh, n, H, D, 1); /* q now holds o (n, H*D) */
+        /* Output projection and residual. */
+        ref_linear(L->wo, NULL, q, y, n, d, qd);
+        for (size_t i = 0; i < N * d; i++)
+            x[i] += y[i];
+        /* RMSNorm, SwiGLU MLP, residual. */
+        op_rmsnorm_ref(x, L->ffn_norm, xb, n, d, c->rms_eps);
+        ref_linear(L->w_gate, NULL, xb, g, n, F, d);
+        ref_linear(L->w_up, NULL, xb, u, n, F, d);
+        op_silu_ref(g, g, n, F);
+        for (size_t i = 0; i < N * F; i++)
+            g[i] *= u[i];
+        ref_linear(L->w_down, NULL, g, y, n, d, F);
+        for (size_t i = 0; i < N * d; i++)
+            x[i] += y[i];
+        if (layer_rms)
+            layer_rms[l + 1] = rms_of(x, N * d);
+    }
+    /* Final RMSNorm and LM head at every position. */
+    op_rmsnorm_ref(x, w->final_norm, xb, n, d, c->rms_eps);
+    ref_linear(w->lm_head, NULL, xb, logits_all, n, c->vocab, d);
+    rc = 0;
+out:
+    free(x), free(xb), free(q), free(k), free(v), free(qh), free(kh), free(vh), free(oh);
+    free(y), free(g), free(u);
+    return rc;
+}
