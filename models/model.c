@@ -5,6 +5,8 @@
 
 #include "models/model.h"
 #include "operators/attention.h"
+#include "operators/conv1d.h"
+#include "operators/selective_scan.h"
 
 model_config model_config_tiny(void)
 {
@@ -27,6 +29,22 @@ model_config model_config_tiny(void)
     return c;
 }
 
+model_config model_config_mamba1_tiny(void)
+{
+    model_config c = {0};
+    c.arch = MODEL_ARCH_MAMBA1;
+    c.vocab = 97;
+    c.d_model = 64;
+    c.n_layers = 4;
+    c.rms_eps = 1e-5f;
+    c.tied_embeddings = 1;
+    c.d_state = 16;
+    c.d_conv = OP_CONV1D_WIDTH;
+    c.expand = 2;
+    c.dt_rank = 4;
+    return c;
+}
+
 /* The largest element count of one tensor or buffer we accept (2^31 - 1 so
  * every kernel's int sizes and int64 products are safe). */
 #define MAX_ELEMS ((int64_t)INT32_MAX)
@@ -38,8 +56,47 @@ static int positive(cb_err *err, const char *field, int v)
     return 0;
 }
 
+/* The Mamba-1 fields (and the shared ones). */
+static int check_mamba1(const model_config *c, cb_err *err)
+{
+    if (positive(err, "vocab", c->vocab) || positive(err, "d_model", c->d_model) ||
+        positive(err, "n_layers", c->n_layers) || positive(err, "expand", c->expand) ||
+        positive(err, "d_state", c->d_state) || positive(err, "dt_rank", c->dt_rank))
+        return -1;
+    if (c->d_state > OP_MAMBA1_MAX_STATE)
+        return cb_fail(err, "model config: d_state = %d exceeds the scan limit %d", c->d_state,
+                       OP_MAMBA1_MAX_STATE);
+    if (c->d_conv != OP_CONV1D_WIDTH)
+        return cb_fail(err, "model config: d_conv = %d must be %d (the conv kernels' width)",
+                       c->d_conv, OP_CONV1D_WIDTH);
+    int64_t di = (int64_t)c->expand * c->d_model;
+    if (2 * di > MAX_ELEMS)
+        return cb_fail(err, "model config: expand x d_model = %d x %d is too large", c->expand,
+                       c->d_model);
+    if (c->dt_rank > di)
+        return cb_fail(err, "model config: dt_rank = %d exceeds d_inner = %lld", c->dt_rank,
+                       (long long)di);
+    if (!(isfinite(c->rms_eps) && c->rms_eps > 0 && c->rms_eps < 1))
+        return cb_fail(err, "model config: rms_eps = %g must be in (0, 1)", (double)c->rms_eps);
+    if (c->tied_embeddings != 0 && c->tied_embeddings != 1)
+        return cb_fail(err, "model config: tied_embeddings = %d must be 0 or 1",
+                       c->tied_embeddings);
+    if ((int64_t)c->vocab * c->d_model > MAX_ELEMS)
+        return cb_fail(err, "model config: vocab x d_model = %d x %d is too large", c->vocab,
+                       c->d_model);
+    if (2 * di * c->d_model > MAX_ELEMS)
+        return cb_fail(err, "model config: in_proj 2 d_inner x d_model = %lld x %d is too large",
+                       (long long)(2 * di), c->d_model);
+    if (((int64_t)c->dt_rank + 2 * (int64_t)c->d_state) * di > MAX_ELEMS ||
+        di * c->d_state > MAX_ELEMS)
+        return cb_fail(err, "model config: x_proj (dt_rank + 2 d_state) x d_inner is too large");
+    return 0;
+}
+
 int model_config_check(const model_config *c, cb_err *err)
 {
+    if (c->arch == MODEL_ARCH_MAMBA1)
+        return check_mamba1(c, err);
     if (c->arch != MODEL_ARCH_TRANSFORMER)
         return cb_fail(err, "model config: arch = %d is not a known architecture", (int)c->arch);
     if (positive(err, "vocab", c->vocab) || positive(err, "d_model", c->d_model) ||

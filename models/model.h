@@ -3,9 +3,11 @@
  *
  * One struct for every architecture so that a catalogue, an experiment file
  * or a config.json reader fills one thing; each architecture reads the fields
- * it needs and model_config_check refuses what it cannot run.  Only the
- * Transformer (Llama / Qwen2 family) exists so far; Mamba fields come later,
- * beside the `arch` tag that says which fields apply.
+ * it needs and model_config_check refuses what it cannot run.  The `arch`
+ * tag says which fields apply: the Transformer (Llama / Qwen2 family) reads
+ * the attention and MLP fields, Mamba-1 (mamba-*-hf) reads d_state, d_conv,
+ * expand and dt_rank; both read vocab, d_model, n_layers, rms_eps and
+ * tied_embeddings.
  *
  * Never: allocate, do I/O, or know about weights, pools or files. */
 #ifndef CTXBENCH_MODELS_MODEL_H
@@ -16,6 +18,7 @@
 /* Which stack a configuration describes. */
 typedef enum model_arch {
     MODEL_ARCH_TRANSFORMER = 0, /* Llama-style: RMSNorm, RoPE, GQA, SwiGLU MLP */
+    MODEL_ARCH_MAMBA1 = 1,      /* Mamba-1 (models/mamba1.h): RMSNorm, selective-scan mixer */
 } model_arch;
 
 typedef struct model_config {
@@ -38,7 +41,12 @@ typedef struct model_config {
     double rope_original_max_pos;/* 8192, > 0 */
     int qkv_bias;        /* 1: q, k, v projections have biases (Qwen2) */
     int tied_embeddings; /* 1: the LM head is the token embedding */
-    int max_context;     /* KV-cache capacity in positions, >= 1 */
+    int max_context;     /* KV-cache capacity in positions, >= 1 (Transformer only) */
+    /* Mamba-1 only (arch MODEL_ARCH_MAMBA1): d_inner = expand x d_model. */
+    int d_state;         /* N, states per channel, 1..OP_MAMBA1_MAX_STATE (16 in mamba-130m) */
+    int d_conv;          /* causal conv width; must be OP_CONV1D_WIDTH = 4 */
+    int expand;          /* >= 1 (2 in every released Mamba-1) */
+    int dt_rank;         /* rank of delta, 1..d_inner; ceil(d_model / 16) in releases */
 } model_config;
 
 /* A small Llama-shaped config (vocab 97, d 64, 2 layers, 4 heads / 2 KV heads
@@ -46,10 +54,19 @@ typedef struct model_config {
  * examples from.  Cannot fail. */
 model_config model_config_tiny(void);
 
-/* Checks every field the architecture uses: positive sizes, n_kv_heads
+/* A small Mamba-1 config (vocab 97, d 64, 4 layers, d_state 16, d_conv 4,
+ * expand 2, dt_rank 4, eps 1e-5, tied embeddings) for tests and examples.
+ * Cannot fail. */
+model_config model_config_mamba1_tiny(void);
+
+/* Checks every field the architecture uses.  Transformer: positive sizes, n_kv_heads
  * dividing n_heads, head_dim even and within the attention kernels' limit,
  * flags 0 or 1, finite positive eps and theta > 1, coherent Llama 3 scaling,
- * and sizes whose products fit the index types.  Returns 0, or -1 with err
+ * and sizes whose products fit the index types.  Mamba-1: positive vocab,
+ * d_model, n_layers, expand; d_state within the scan's limit, d_conv equal
+ * to the conv kernels' width, dt_rank in 1..d_inner, eps and the tied flag as
+ * above, and every weight's element count within int range (the attention
+ * fields are ignored).  Returns 0, or -1 with err
  * naming the first bad field ("model config: n_kv_heads = 3 does not divide
  * n_heads = 4"). */
 int model_config_check(const model_config *c, cb_err *err);

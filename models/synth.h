@@ -10,6 +10,14 @@
  *                                            the nn.Linear default
  *   QKV biases                               uniform with std 0.02
  *   RMSNorm weights                          1
+ * and for Mamba-1 as mamba_ssm initialises a fresh model:
+ *   in_proj, x_proj, out_proj                uniform(+-1/sqrt(fan_in))
+ *   conv1d weight and bias (fan_in 4)        uniform(+-1/sqrt(4))
+ *   dt_proj weight                           uniform(+-dt_rank^-0.5)
+ *   dt_proj bias                             softplus^-1(dt), dt log-uniform
+ *                                            in [1e-3, 1e-1] (floored at 1e-4)
+ *   A_log[c, n]                              log(n + 1)  (A = -(1..N))
+ *   D                                        1
  *
  * Never: read files, print or exit. */
 #ifndef CTXBENCH_MODELS_SYNTH_H
@@ -19,6 +27,7 @@
 #include <stdint.h>
 
 #include "models/model.h"
+#include "models/mamba1.h"
 #include "models/transformer.h"
 #include "util/error.h"
 
@@ -30,5 +39,11 @@ void synth_fill_uniform(float *x, size_t n, float bound, uint64_t seed, uint64_t
  * seed.  Returns 0, or -1 with err (bad config, out of memory) and *w zeroed.
  * The caller frees with tf_weights_free or hands w to tf_create. */
 int synth_transformer(const model_config *cfg, uint64_t seed, tf_weights *w, cb_err *err);
+
+/* Allocates (m1_weights_alloc) and fills the Mamba-1 weights of cfg from
+ * seed.  Returns 0, or -1 with err (bad config, not Mamba-1, out of memory)
+ * and *w zeroed.  The caller frees with m1_weights_free or hands w to
+ * m1_create. */
+int synth_mamba1(const model_config *cfg, uint64_t seed, m1_weights *w, cb_err *err);
 
 #endif

@@ -74,6 +74,8 @@ int tf_weights_alloc(const model_config *c, tf_weights *w, cb_err *err)
     memset(w, 0, sizeof *w);
     if (model_config_check(c, err) != 0)
         return -1;
+    if (c->arch != MODEL_ARCH_TRANSFORMER)
+        return cb_fail(err, "transformer weights: arch = %d is not a Transformer", (int)c->arch);
     size_t bytes = tf_weight_bytes(c);
     float *block = NULL;
     if (posix_memalign((void **)&block, 64, bytes) != 0)
@@ -415,6 +417,8 @@ int tf_create(const model_config *cfg, tf_weights *w, int max_prefill, tf_model 
     *out = NULL;
     if (model_config_check(cfg, err) != 0)
         return -1;
+    if (cfg->arch != MODEL_ARCH_TRANSFORMER)
+        return cb_fail(err, "transformer: arch = %d is not a Transformer", (int)cfg->arch);
     if (max_prefill < 1 || max_prefill > cfg->max_context)
         return cb_fail(err, "transformer: max_prefill = %d must be in 1..max_context (%d)",
                        max_prefill, cfg->max_context);

@@ -1,0 +1,752 @@
+/* models/mamba1.c — the Mamba-1 language model (models/mamba1.h): weights
+ * allocation, the recurrent state and scratch, the prefill and decode
+ * forward passes on a pool, and the single-threaded reference forward.
+ *
+ * Each forward pass is a list of commented steps; each step is one pool_run
+ * of a worker function below (or, for the cheap one-row steps of decode, the
+ * same function called inline on the caller's thread), timed into the
+ * breakdown when m->timing is set.
+ *
+ * Prefill activation layouts (P = max_prefill, n = tokens of the pass,
+ * di = d_inner, R = dt_rank, N = d_state):
+ *   x, xb   (n, d)        residual stream and its RMSNorm
+ *   xt      (max(d, di), n)  transposed GEMM input (B of op_gemm_part)
+ *   xzt     (2 di, n)     in_proj output, transposed: x half, then z half
+ *   xi, z   (n, di)       conv input and gate, row-major as the kernels take them
+ *   xc      (n, di)       conv output, then SiLU'd in place (the scan's x)
+ *   dbct    (R + 2N, n)   x_proj output, transposed: dt rows, B rows, C rows
+ *   dtt     (di, n)       dt_proj output, transposed
+ *   dl      (n, di)       delta_raw
+ *   Bm, Cm  (n, N)
+ *   y       (n, di)       scan output
+ *   ot      (d, n)        out_proj output, transposed
+ * Decode uses row 0 of the same buffers: xb (d), xzt as (2 di), xc (di),
+ * dbct as (R + 2N), dl (di), y (di), ot as (d).
+ *
+ * Never: print, exit, start threads; no allocation inside a forward pass
+ * except growing the kernel scratch when a wider partition first runs. */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "models/mamba1.h"
+#include "operators/conv1d.h"
+#include "operators/elementwise.h"
+#include "operators/gemm.h"
+#include "operators/selective_scan.h"
+#include "util/clock.h"
+
+#define KW OP_CONV1D_WIDTH /* conv width; the state keeps KW - 1 inputs */
+
+struct m1_state {
+    float *conv_state;  /* (n_layers, di, KW - 1) */
+    float *ssm_state;   /* (n_layers, di, N) */
+    float *A2;          /* (n_layers, di, N) decay rates for the decode step */
+    float *x, *xb;      /* (P, d) */
+    float *xt;          /* (max(d, di), P) */
+    float *xzt;         /* (2 di, P) */
+    float *xi, *z, *xc; /* (P, di) */
+    float *dbct;        /* (R + 2N, P) */
+    float *dtt, *dl;    /* (di, P), (P, di) */
+    float *Bm, *Cm;     /* (P, N) */
+    float *y;           /* (P, di) */
+    float *ot;          /* (d, P) */
+    size_t act_bytes;   /* the activation buffers above */
+    void *kscr;         /* kernel scratch (gemm, conv, scan), grown on demand */
+    size_t kscr_bytes;
+};
+
+/* ---- weights -------------------------------------------------------------------------- */
+
+static size_t layer_floats(const model_config *c)
+{
+    size_t d = (size_t)c->d_model, di = (size_t)c->expand * d, R = (size_t)c->dt_rank,
+           N = (size_t)c->d_state;
+    return d + 2 * di * d + di * KW + di + (R + 2 * N) * di + di * R + di + di * N + di +
+           d * di;
+}
+
+size_t m1_weight_bytes(const model_config *c)
+{
+    size_t emb = (size_t)c->vocab * c->d_model;
+    size_t n = emb + (size_t)c->n_layers * layer_floats(c) + (size_t)c->d_model;
+    if (!c->tied_embeddings)
+        n += emb;
+    return n * sizeof(float);
+}
+
+static int check_arch(const model_config *c, const char *who, cb_err *err)
+{
+    if (model_config_check(c, err) != 0)
+        return -1;
+    if (c->arch != MODEL_ARCH_MAMBA1)
+        return cb_fail(err, "%s: arch = %d is not Mamba-1", who, (int)c->arch);
+    return 0;
+}
+
+int m1_weights_alloc(const model_config *c, m1_weights *w, cb_err *err)
+{
+    memset(w, 0, sizeof *w);
+    if (check_arch(c, "mamba1 weights", err) != 0)
+        return -1;
+    size_t bytes = m1_weight_bytes(c);
+    float *block = NULL;
+    if (posix_memalign((void **)&block, 64, bytes) != 0)
+        return cb_fail(err, "mamba1 weights: out of memory (%zu bytes)", bytes);
+    m1_layer_weights *layers = calloc((size_t)c->n_layers, sizeof *layers);
+    if (!layers) {
+        free(block);
+        return cb_fail(err, "mamba1 weights: out of memory");
+    }
+    size_t d = (size_t)c->d_model, di = (size_t)c->expand * d, R = (size_t)c->dt_rank,
+           N = (size_t)c->d_state;
+    float *at = block;
+#define TAKE(ptr, count) ((ptr) = at, at += (count))
+    TAKE(w->tok_emb, (size_t)c->vocab * d);
+    for (int l = 0; l < c->n_layers; l++) {
+        m1_layer_weights *L = &layers[l];
+        TAKE(L->norm, d);
+        TAKE(L->in_proj, 2 * di * d);
+        TAKE(L->conv_w, di * KW);
+        TAKE(L->conv_b, di);
+        TAKE(L->x_proj, (R + 2 * N) * di);
+        TAKE(L->dt_proj_w, di * R);
+        TAKE(L->dt_proj_b, di);
+        TAKE(L->A_log, di * N);
+        TAKE(L->D, di);
+        TAKE(L->out_proj, d * di);
+    }
+    TAKE(w->final_norm, d);
+    if (c->tied_embeddings)
+        w->lm_head = w->tok_emb;
+    else
+        TAKE(w->lm_head, (size_t)c->vocab * d);
+#undef TAKE
+    w->layers = layers;
+    w->owner = block;
+    w->release = free;
+    return 0;
+}
+
+void m1_weights_free(m1_weights *w)
+{
+    if (!w)
+        return;
+    if (w->release)
+        w->release(w->owner);
+    free(w->layers);
+    memset(w, 0, sizeof *w);
+}
+
+/* ---- breakdown ------------------------------------------------------------------------ */
+
+const char *m1_op_class_name(m1_op_class c)
+{
+    static const char *const names[M1_OP_N] = {"gemm", "ssm_scan", "conv",
+                                               "norm", "elementwise", "other"};
+    return (unsigned)c < M1_OP_N ? names[c] : "?";
+}
+
+void m1_breakdown_clear(m1_model *m) { memset(&m->bd, 0, sizeof m->bd); }
+
+/* Runs one step: fn on every worker of part, or inline as worker 0 of 1 when
+ * part is NULL; timed into class cls when m->timing.  Returns 0, or -1 with
+ * err when pool_run refuses. */
+static int step(m1_model *m, pool *p, const pool_part *part, m1_op_class cls, pool_fn fn,
+                void *ctx, cb_err *err)
+{
+    int64_t t0 = m->timing ? cb_now_ns() : 0;
+    int rc = 0;
+    if (part)
+        rc = pool_run(p, part, fn, ctx, err);
+    else
+        fn(ctx, 0, 1);
+    if (m->timing) {
+        m->bd.sec[cls] += (double)(cb_now_ns() - t0) * 1e-9;
+        m->bd.runs[cls]++;
+    }
+    return rc;
+}
+
+/* Times caller-thread work started at t0 into class cls. */
+static void account(m1_model *m, m1_op_class cls, int64_t t0)
+{
+    if (m->timing) {
+        m->bd.sec[cls] += (double)(cb_now_ns() - t0) * 1e-9;
+        m->bd.runs[cls]++;
+    }
+}
+
+/* ---- worker functions ----------------------------------------------------------------- */
+
+/* RMSNorm of L rows. */
+typedef struct norm_job {
+    const float *x, *w; /* (L, d), (d) */
+    float *y;           /* (L, d) */
+    int L, d;
+    float eps;
+} norm_job;
+
+static void norm_worker(void *ctx, int worker, int n_workers)
+{
+    norm_job *j = ctx;
+    op_rmsnorm_part(j->x, j->w, j->y, j->L, j->d, j->eps, worker, n_workers);
+}
+
+/* One product: GEMV y (m) = W (m, k) x (k) when n == 0, else the GEMM
+ * Y^T (m, n) = W X^T (k, n) with scratch. */
+typedef struct proj_job {
+    const float *W, *x;
+    float *y;
+    int m, k, n;
+    void *scratch;
+} proj_job;
+
+static void proj_worker(void *ctx, int worker, int n_workers)
+{
+    proj_job *j = ctx;
+    if (j->n == 0)
+        op_gemv_part(j->W, j->x, j->y, j->m, j->k, worker, n_workers);
+    else
+        op_gemm_part(j->W, j->x, j->y, j->m, j->n, j->k, j->scratch, worker, n_workers);
+}
+
+/* Up to three transposes dst (C, R) (+)= src (R, C)^T, split over the
+ * destination rows of each. */
+typedef struct transp {
+    const float *src;
+    float *dst;
+    int R, C;
+    int add; /* 1: dst += src^T (residual) */
+} transp;
+
+typedef struct transp_job {
+    transp t[3];
+    int n_t;
+} transp_job;
+
+/* Destination rows in blocks of TB: reads are whole cache lines, writes TB
+ * sequential streams (as transformer.c). */
+#define TB 16
+
+static void transp_worker(void *ctx, int worker, int n_workers)
+{
+    transp_job *j = ctx;
+    for (int i = 0; i < j->n_t; i++) {
+        const transp *t = &j->t[i];
+        int lo, hi;
+        op_ew_rows(t->C, worker, n_workers, &lo, &hi);
+        for (int c0 = lo; c0 < hi; c0 += TB) {
+            int nb = hi - c0 < TB ? hi - c0 : TB;
+            float *dr = t->dst + (size_t)c0 * t->R;
+            for (int r = 0; r < t->R; r++) {
+                const float *sr = t->src + (size_t)r * t->C + c0;
+                if (t->add)
+                    for (int c = 0; c < nb; c++)
+                        dr[(size_t)c * t->R + r] += sr[c];
+                else
+                    for (int c = 0; c < nb; c++)
+                        dr[(size_t)c * t->R + r] = sr[c];
+            }
+        }
+    }
+}
+
+/* Causal conv1d over L tokens (prefill) from s_in (NULL: zeros), state into
+ * s_out; or one step (L == 0) in place on s_out. */
+typedef struct conv_job {
+    const float *x, *w, *bias; /* (L, di), (di, KW), (di) */
+    const float *s_in;         /* (di, KW - 1) or NULL */
+    float *out, *s_out;        /* (L, di), (di, KW - 1) */
+    int64_t L;
+    int C;
+    void *scratch;
+} conv_job;
+
+static void conv_worker(void *ctx, int worker, int n_workers)
+{
+    conv_job *j = ctx;
+    if (j->L == 0)
+        op_conv1d_step_part(j->x, j->w, j->bias, j->s_out, j->out, j->s_out, j->C, worker,
+                            n_workers);
+    else
+        op_conv1d_causal_part(j->x, j->w, j->bias, j->s_in, j->out, j->s_out, j->L, j->C,
+                              j->scratch, worker, n_workers);
+}
+
+/* SiLU in place over (rows, cols). */
+typedef struct silu_job {
+    float *x;
+    int rows, cols;
+} silu_job;
+
+static void silu_worker(void *ctx, int worker, int n_workers)
+{
+    silu_job *j = ctx;
+    op_silu_part(j->x, j->x, j->rows, j->cols, worker, n_workers);
+}
+
+/* The selective scan (prefill: in.L tokens, h0 in in) or its step (step 1:
+ * h in place). */
+typedef struct scan_job {
+    op_mamba1_scan_in in;
+    float *y, *h;
+    int is_step;
+    void *scratch;
+} scan_job;
+
+static void scan_worker(void *ctx, int worker, int n_workers)
+{
+    scan_job *j = ctx;
+    if (j->is_step)
+        op_mamba1_step_part(&j->in, j->h, j->h, j->y, worker, n_workers);
+    else
+        op_mamba1_scan_part(&j->in, j->y, j->h, j->scratch, worker, n_workers);
+}
+
+/* ---- model ---------------------------------------------------------------------------- */
+
+static size_t round64(size_t b) { return (b + 63) & ~(size_t)63; }
+
+static int ensure_scratch(m1_model *m, size_t bytes, cb_err *err)
+{
+    m1_state *s = m->s;
+    if (bytes <= s->kscr_bytes)
+        return 0;
+    void *p = NULL;
+    if (posix_memalign(&p, 64, round64(bytes)) != 0)
+        return cb_fail(err, "mamba1: out of memory for %zu bytes of kernel scratch", bytes);
+    free(s->kscr);
+    s->kscr = p;
+    s->kscr_bytes = round64(bytes);
+    return 0;
+}
+
+static void state_free(m1_state *s)
+{
+    if (!s)
+        return;
+    float **bufs[] = {&s->conv_state, &s->ssm_state, &s->A2, &s->x,  &s->xb, &s->xt,
+                      &s->xzt,        &s->xi,        &s->z,  &s->xc, &s->dbct, &s->dtt,
+                      &s->dl,         &s->Bm,        &s->Cm, &s->y,  &s->ot};
+    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
+        free(*bufs[i]);
+    free(s->kscr);
+    free(s);
+}
+
+int m1_create(const model_config *cfg, m1_weights *w, int max_prefill, m1_model **out,
+              cb_err *err)
+{
+    *out = NULL;
+    if (check_arch(cfg, "mamba1", err) != 0)
+        return -1;
+    size_t d = (size_t)cfg->d_model, di = (size_t)cfg->expand * d, R = (size_t)cfg->dt_rank,
+           N = (size_t)cfg->d_state, nl = (size_t)cfg->n_layers;
+    if (max_prefill < 1 || (int64_t)max_prefill * (int64_t)(2 * di) > INT32_MAX ||
+        (int64_t)max_prefill * (int64_t)(d > di ? d : di) > INT32_MAX)
+        return cb_fail(err, "mamba1: max_prefill = %d must be >= 1 and keep a pass's "
+                            "buffers within int range", max_prefill);
+    if (!w || !w->tok_emb || !w->layers || !w->final_norm || !w->lm_head)
+        return cb_fail(err, "mamba1: weights are missing a tensor");
+    for (int l = 0; l < cfg->n_layers; l++) {
+        const m1_layer_weights *L = &w->layers[l];
+        if (!L->norm || !L->in_proj || !L->conv_w || !L->conv_b || !L->x_proj ||
+            !L->dt_proj_w || !L->dt_proj_b || !L->A_log || !L->D || !L->out_proj)
+            return cb_fail(err, "mamba1: weights of layer %d are missing a tensor", l);
+    }
+    m1_model *m = calloc(1, sizeof *m);
+    m1_state *s = calloc(1, sizeof *s);
+    if (!m || !s)
+        goto oom;
+    m->s = s;
+    size_t P = (size_t)max_prefill;
+    struct {
+        float **p;
+        size_t n;
+        int act; /* counted in act_bytes */
+    } bufs[] = {{&s->conv_state, nl * di * (KW - 1), 0},
+                {&s->ssm_state, nl * di * N, 0},
+                {&s->A2, nl * di * N, 0},
+                {&s->x, P * d, 1},
+                {&s->xb, P * d, 1},
+                {&s->xt, P * (d > di ? d : di), 1},
+                {&s->xzt, P * 2 * di, 1},
+                {&s->xi, P * di, 1},
+                {&s->z, P * di, 1},
+                {&s->xc, P * di, 1},
+                {&s->dbct, P * (R + 2 * N), 1},
+                {&s->dtt, P * di, 1},
+                {&s->dl, P * di, 1},
+                {&s->Bm, P * N, 1},
+                {&s->Cm, P * N, 1},
+                {&s->y, P * di, 1},
+                {&s->ot, P * d, 1}};
+    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) {
+        if (posix_memalign((void **)bufs[i].p, 64, round64(bufs[i].n * sizeof(float))) != 0) {
+            *bufs[i].p = NULL;
+            goto oom;
+        }
+        if (bufs[i].act)
+            s->act_bytes += round64(bufs[i].n * sizeof(float));
+    }
+    for (size_t l = 0; l < nl; l++)
+        op_mamba1_decay_rates(w->layers[l].A_log, s->A2 + l * di * N, di * N);
+    m->cfg = *cfg;
+    m->w = *w;
+    memset(w, 0, sizeof *w);
+    m->max_prefill = max_prefill;
+    *out = m;
+    return 0;
+oom:
+    state_free(s);
+    free(m);
+    return cb_fail(err, "mamba1: out of memory for the state and scratch (max_prefill %d)",
+                   max_prefill);
+}
+
+void m1_free(m1_model *m)
+{
+    if (!m)
+        return;
+    state_free(m->s);
+    m1_weights_free(&m->w);
+    free(m);
+}
+
+void m1_reset(m1_model *m) { m->n_pos = 0; }
+
+m1_memory m1_memory_use(const m1_model *m)
+{
+    m1_memory r;
+    const model_config *c = &m->cfg;
+    size_t di = (size_t)c->expand * c->d_model, nl = (size_t)c->n_layers;
+    r.weights = m1_weight_bytes(c);
+    r.derived = nl * di * (size_t)c->d_state * sizeof(float);
+    r.state = nl * di * ((size_t)(KW - 1) + (size_t)c->d_state) * sizeof(float);
+    r.scratch = m->s->act_bytes + m->s->kscr_bytes;
+    r.total = r.weights + r.derived + r.state + r.scratch;
+    return r;
+}
+
+static int check_token(const m1_model *m, int t, long i, cb_err *err)
+{
+    if (t < 0 || t >= m->cfg.vocab)
+        return cb_fail(err, "mamba1: token %d at position %ld is outside 0..%d", t, i,
+                       m->cfg.vocab - 1);
+    return 0;
+}
+
+/* Zeroes the state when n_pos == 0 (an empty model's state is undefined:
+ * a prefill from empty passes NULL initial states instead). */
+static void zero_state_if_empty(m1_model *m)
+{
+    if (m->n_pos != 0)
+        return;
+    size_t di = (size_t)m->cfg.expand * m->cfg.d_model, nl = (size_t)m->cfg.n_layers;
+    memset(m->s->conv_state, 0, nl * di * (KW - 1) * sizeof(float));
+    memset(m->s->ssm_state, 0, nl * di * (size_t)m->cfg.d_state * sizeof(float));
+}
+
+/* ---- prefill -------------------------------------------------------------------------- */
+
+/* The prefill pass over tokens[0..n) from the state of m (empty or not).
+ * Validates first (nothing changes on a bad n or token); a pool_run refusal
+ * empties the state. */
+static int prefill(m1_model *m, pool *p, const pool_part *part, const int *tokens, int n,
+                   float *logits, float *logits_all, cb_err *err)
+{
+    const model_config *c = &m->cfg;
+    m1_state *s = m->s;
+    const m1_weights *w = &m->w;
+    int d = c->d_model, di = c->expand * c->d_model, R = c->dt_rank, N = c->d_state;
+    int nx = R + 2 * N, nw = part->n;
+    if (n < 1 || n > m->max_prefill)
+        return cb_fail(err, "mamba1: prefill of %d tokens (must be 1..%d)", n, m->max_prefill);
+    for (int i = 0; i < n; i++)
+        if (check_token(m, tokens[i], m->n_pos + i, err) != 0)
+            return -1;
+
+    /* Kernel scratch: the largest of the GEMMs', the conv's and the scan's. */
+    size_t need = op_conv1d_scratch_bytes(di);
+    size_t sc = op_mamba1_scan_scratch_bytes(di, N, nw);
+    need = sc > need ? sc : need;
+    int shapes[][2] = {{2 * di, d}, {nx, di}, {di, R}, {d, di}};
+    for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++) {
+        size_t b = op_gemm_scratch_bytes(shapes[i][0], n, shapes[i][1], nw);
+        need = b > need ? b : need;
+    }
+    if (ensure_scratch(m, need, err) != 0)
+        return -1;
+    int fresh = m->n_pos == 0;
+    long pos0 = m->n_pos;
+    m->n_pos = 0; /* until the pass completes */
+
+    /* Embedding lookup: x[i] = tok_emb[tokens[i]]. */
+    int64_t t0 = m->timing ? cb_now_ns() : 0;
+    for (int i = 0; i < n; i++)
+        memcpy(s->x + (size_t)i * d, w->tok_emb + (size_t)tokens[i] * d, (size_t)d * sizeof(float));
+    account(m, M1_OP_OTHER, t0);
+
+    for (int l = 0; l < c->n_layers; l++) {
+        const m1_layer_weights *L = &w->layers[l];
+        float *cs = s->conv_state + (size_t)l * di * (KW - 1);
+        float *hs = s->ssm_state + (size_t)l * di * N;
+
+        /* RMSNorm: xb = rmsnorm(x) * norm; xt (d, n) = xb^T for the GEMM. */
+        norm_job nj = {s->x, L->norm, s->xb, n, d, c->rms_eps};
+        if (step(m, p, part, M1_OP_NORM, norm_worker, &nj, err))
+            return -1;
+        transp_job tj = {{{s->xb, s->xt, n, d, 0}}, 1};
+        if (step(m, p, part, M1_OP_OTHER, transp_worker, &tj, err))
+            return -1;
+        /* in_proj: xzt (2 di, n) = W_in xt. */
+        proj_job ij = {L->in_proj, s->xt, s->xzt, 2 * di, d, n, s->kscr};
+        if (step(m, p, part, M1_OP_GEMM, proj_worker, &ij, err))
+            return -1;
+        /* Row-major halves: xi (n, di) = xzt[0:di]^T, z (n, di) = xzt[di:2di]^T. */
+        transp_job hj = {{{s->xzt, s->xi, di, n, 0},
+                          {s->xzt + (size_t)di * n, s->z, di, n, 0}},
+                         2};
+        if (step(m, p, part, M1_OP_OTHER, transp_worker, &hj, err))
+            return -1;
+        /* Causal conv1d + bias from the layer's conv state (none when
+         * fresh); the state after the last token back into it. */
+        conv_job cj = {s->xi, L->conv_w, L->conv_b, fresh ? NULL : cs, s->xc, cs, n, di,
+                       s->kscr};
+        if (step(m, p, part, M1_OP_CONV, conv_worker, &cj, err))
+            return -1;
+        /* SiLU: xc = silu(xc). */
+        silu_job sj = {s->xc, n, di};
+        if (step(m, p, part, M1_OP_ELEMWISE, silu_worker, &sj, err))
+            return -1;
+        /* x_proj: dbct (R + 2N, n) = W_x xc^T. */
+        transp_job cxj = {{{s->xc, s->xt, n, di, 0}}, 1};
+        if (step(m, p, part, M1_OP_OTHER, transp_worker, &cxj, err))
+            return -1;
+        proj_job xj = {L->x_proj, s->xt, s->dbct, nx, di, n, s->kscr};
+        if (step(m, p, part, M1_OP_GEMM, proj_worker, &xj, err))
+            return -1;
+        /* dt_proj (bias left to the scan): dtt (di, n) = W_dt dbct[0:R]. */
+        proj_job dj = {L->dt_proj_w, s->dbct, s->dtt, di, R, n, s->kscr};
+        if (step(m, p, part, M1_OP_GEMM, proj_worker, &dj, err))
+            return -1;
+        /* Row-major: dl (n, di) = dtt^T, Bm (n, N), Cm (n, N) from dbct. */
+        transp_job bj = {{{s->dtt, s->dl, di, n, 0},
+                          {s->dbct + (size_t)R * n, s->Bm, N, n, 0},
+                          {s->dbct + (size_t)(R + N) * n, s->Cm, N, n, 0}},
+                         3};
+        if (step(m, p, part, M1_OP_OTHER, transp_worker, &bj, err))
+            return -1;
+        /* Selective scan from the layer's SSM state (none when fresh), the
+         * final state back into it: y (n, di). */
+        scan_job qj = {{n, di, N, s->xc, s->dl, L->dt_proj_b, L->A_log, s->Bm, s->Cm, L->D, s->z,
+                        fresh ? NULL : hs, NULL},
+                       s->y, hs, 0, s->kscr};
+        if (step(m, p, part, M1_OP_SCAN, scan_worker, &qj, err))
+            return -1;
+        /* out_proj: ot (d, n) = W_out y^T; residual x += ot^T. */
+        transp_job yj = {{{s->y, s->xt, n, di, 0}}, 1};
+        if (step(m, p, part, M1_OP_OTHER, transp_worker, &yj, err))
+            return -1;
+        proj_job oj = {L->out_proj, s->xt, s->ot, d, di, n, s->kscr};
+        if (step(m, p, part, M1_OP_GEMM, proj_worker, &oj, err))
+            return -1;
+        transp_job rj = {{{s->ot, s->x, d, n, 1}}, 1};
+        if (step(m, p, part, M1_OP_OTHER, transp_worker, &rj, err))
+            return -1;
+    }
+
+    /* Final RMSNorm: of the last position (of all of them for logits_all). */
+    int first = logits_all ? 0 : n - 1;
+    norm_job nj = {s->x + (size_t)first * d, w->final_norm, s->xb + (size_t)first * d, n - first,
+                   d, c->rms_eps};
+    if (step(m, p, part, M1_OP_NORM, norm_worker, &nj, err))
+        return -1;
+    /* LM head: logits = lm_head xb[n-1] (and every position's for logits_all). */
+    for (int i = first; i < n; i++) {
+        float *dst = logits_all ? logits_all + (size_t)i * c->vocab : logits;
+        if (!dst)
+            continue;
+        proj_job lj = {w->lm_head, s->xb + (size_t)i * d, dst, c->vocab, d, 0, NULL};
+        if (step(m, p, part, M1_OP_GEMM, proj_worker, &lj, err))
+            return -1;
+    }
+    if (logits_all && logits)
+        memcpy(logits, logits_all + (size_t)(n - 1) * c->vocab, (size_t)c->vocab * sizeof(float));
+    m->n_pos = pos0 + n;
+    return 0;
+}
+
+int m1_prefill(m1_model *m, pool *p, const pool_part *part, const int *tokens, int n,
+               float *logits, float *logits_all, cb_err *err)
+{
+    m->n_pos = 0;
+    return prefill(m, p, part, tokens, n, logits, logits_all, err);
+}
+
+int m1_prefill_more(m1_model *m, pool *p, const pool_part *part, const int *tokens, int n,
+                    float *logits, float *logits_all, cb_err *err)
+{
+    return prefill(m, p, part, tokens, n, logits, logits_all, err);
+}
+
+/* ---- decode --------------------------------------------------------------------------- */
+
+int m1_decode(m1_model *m, pool *p, const pool_part *part, int token, float *logits,
+              cb_err *err)
+{
+    const model_config *c = &m->cfg;
+    m1_state *s = m->s;
+    const m1_weights *w = &m->w;
+    int d = c->d_model, di = c->expand * c->d_model, R = c->dt_rank, N = c->d_state;
+    int nx = R + 2 * N;
+    if (check_token(m, token, m->n_pos, err) != 0)
+        return -1;
+    zero_state_if_empty(m);
+    long pos0 = m->n_pos;
+    m->n_pos = 0; /* until the step completes */
+
+    /* Embedding lookup: x = tok_emb[token]. */
+    int64_t t0 = m->timing ? cb_now_ns() : 0;
+    memcpy(s->x, w->tok_emb + (size_t)token * d, (size_t)d * sizeof(float));
+    account(m, M1_OP_OTHER, t0);
+
+    for (int l = 0; l < c->n_layers; l++) {
+        const m1_layer_weights *L = &w->layers[l];
+        float *cs = s->conv_state + (size_t)l * di * (KW - 1);
+        float *hs = s->ssm_state + (size_t)l * di * N;
+        const float *A2 = s->A2 + (size_t)l * di * N;
+
+        /* RMSNorm (one row, inline): xb = rmsnorm(x) * norm. */
+        norm_job nj = {s->x, L->norm, s->xb, 1, d, c->rms_eps};
+        step(m, p, NULL, M1_OP_NORM, norm_worker, &nj, err);
+        /* in_proj (GEMV): xz (2 di) = W_in xb; x half then z half. */
+        float *xz = s->xzt;
+        proj_job ij = {L->in_proj, s->xb, xz, 2 * di, d, 0, NULL};
+        if (step(m, p, part, M1_OP_GEMM, proj_worker, &ij, err))
+            return -1;
+        /* Conv step (inline): xc = conv(state, xz[0:di]) + bias, state shifted. */
+        conv_job cj = {xz, L->conv_w, L->conv_b, cs, s->xc, cs, 0, di, NULL};
+        step(m, p, NULL, M1_OP_CONV, conv_worker, &cj, err);
+        /* SiLU (inline). */
+        silu_job sj = {s->xc, 1, di};
+        step(m, p, NULL, M1_OP_ELEMWISE, silu_worker, &sj, err);
+        /* x_proj (GEMV): dbc (R + 2N) = W_x xc; then dt_proj: dl (di) = W_dt dbc[0:R]. */
+        proj_job xj = {L->x_proj, s->xc, s->dbct, nx, di, 0, NULL};
+        if (step(m, p, part, M1_OP_GEMM, proj_worker, &xj, err))
+            return -1;
+        proj_job dj = {L->dt_proj_w, s->dbct, s->dl, di, R, 0, NULL};
+        if (step(m, p, part, M1_OP_GEMM, proj_worker, &dj, err))
+            return -1;
+        /* Scan step, state in place: y (di). */
+        scan_job qj = {{1, di, N, s->xc, s->dl, L->dt_proj_b, L->A_log, s->dbct + R,
+                        s->dbct + R + N, L->D, xz + di, NULL, A2},
+                       s->y, hs, 1, NULL};
+        if (step(m, p, part, M1_OP_SCAN, scan_worker, &qj, err))
+            return -1;
+        /* out_proj (GEMV): o (d) = W_out y; residual (inline) x += o. */
+        proj_job oj = {L->out_proj, s->y, s->ot, d, di, 0, NULL};
+        if (step(m, p, part, M1_OP_GEMM, proj_worker, &oj, err))
+            return -1;
+        t0 = m->timing ? cb_now_ns() : 0;
+        for (int i = 0; i < d; i++)
+            s->x[i] += s->ot[i];
+        account(m, M1_OP_OTHER, t0);
+    }
+
+    /* Final RMSNorm (inline), then the LM head: logits = lm_head xb. */
+    norm_job nj = {s->x, w->final_norm, s->xb, 1, d, c->rms_eps};
+    step(m, p, NULL, M1_OP_NORM, norm_worker, &nj, err);
+    proj_job lj = {w->lm_head, s->xb, logits, c->vocab, d, 0, NULL};
+    if (step(m, p, part, M1_OP_GEMM, proj_worker, &lj, err))
+        return -1;
+    m->n_pos = pos0 + 1;
+    return 0;
+}
+
+/* ---- reference forward ---------------------------------------------------------------- */
+
+/* y (n, mo) rows = W (mo, k) x rows (n, k) with op_gemv_ref; x rows ldx apart. */
+static void ref_linear(const float *W, const float *x, size_t ldx, float *y, int n, int mo, int k)
+{
+    for (int i = 0; i < n; i++)
+        op_gemv_ref(W, x + (size_t)i * ldx, y + (size_t)i * mo, mo, k);
+}
+
+static double rms_of(const float *x, size_t n)
+{
+    double s = 0;
+    for (size_t i = 0; i < n; i++)
+        s += (double)x[i] * x[i];
+    return sqrt(s / (double)n);
+}
+
+int m1_forward_ref(const m1_model *m, const int *tokens, int n, float *logits_all,
+                   double *layer_rms, cb_err *err)
+{
+    const model_config *c = &m->cfg;
+    const m1_weights *w = &m->w;
+    int d = c->d_model, di = c->expand * c->d_model, R = c->dt_rank, N = c->d_state;
+    int nx = R + 2 * N, rc = -1;
+    if (n < 1)
+        return cb_fail(err, "mamba1 reference: %d tokens (must be >= 1)", n);
+    for (int i = 0; i < n; i++)
+        if (check_token(m, tokens[i], i, err) != 0)
+            return -1;
+    size_t L_ = (size_t)n;
+    float *x = malloc(L_ * d * sizeof(float)), *xb = malloc(L_ * d * sizeof(float)),
+          *xz = malloc(L_ * 2 * di * sizeof(float)), *xi = malloc(L_ * di * sizeof(float)),
+          *z = malloc(L_ * di * sizeof(float)), *xc = malloc(L_ * di * sizeof(float)),
+          *dbc = malloc(L_ * nx * sizeof(float)), *dl = malloc(L_ * di * sizeof(float)),
+          *Bm = malloc(L_ * N * sizeof(float)), *Cm = malloc(L_ * N * sizeof(float)),
+          *y = malloc(L_ * di * sizeof(float)), *o = malloc(L_ * d * sizeof(float));
+    if (!x || !xb || !xz || !xi || !z || !xc || !dbc || !dl || !Bm || !Cm || !y || !o) {
+        cb_fail(err, "mamba1 reference: out of memory");
+        goto out;
+    }
+    /* Embedding lookup. */
+    for (int i = 0; i < n; i++)
+        memcpy(x + (size_t)i * d, w->tok_emb + (size_t)tokens[i] * d, (size_t)d * sizeof(float));
+    if (layer_rms)
+        layer_rms[0] = rms_of(x, L_ * d);
+    for (int l = 0; l < c->n_layers; l++) {
+        const m1_layer_weights *Lw = &w->layers[l];
+        /* RMSNorm, in_proj, split into x and z halves. */
+        op_rmsnorm_ref(x, Lw->norm, xb, n, d, c->rms_eps);
+        ref_linear(Lw->in_proj, xb, (size_t)d, xz, n, 2 * di, d);
+        for (int i = 0; i < n; i++) {
+            memcpy(xi + (size_t)i * di, xz + (size_t)i * 2 * di, (size_t)di * sizeof(float));
+            memcpy(z + (size_t)i * di, xz + (size_t)i * 2 * di + di, (size_t)di * sizeof(float));
+        }
+        /* Causal conv1d + bias from zero history, SiLU. */
+        op_conv1d_causal_ref(xi, Lw->conv_w, Lw->conv_b, NULL, xc, NULL, n, di);
+        op_silu_ref(xc, xc, n, di);
+        /* x_proj to (dt, B, C); dt_proj on dt. */
+        ref_linear(Lw->x_proj, xc, (size_t)di, dbc, n, nx, di);
+        ref_linear(Lw->dt_proj_w, dbc, (size_t)nx, dl, n, di, R);
+        for (int i = 0; i < n; i++) {
+            memcpy(Bm + (size_t)i * N, dbc + (size_t)i * nx + R, (size_t)N * sizeof(float));
+            memcpy(Cm + (size_t)i * N, dbc + (size_t)i * nx + R + N, (size_t)N * sizeof(float));
+        }
+        /* Selective scan from zero state. */
+        op_mamba1_scan_in in = {n, di, N, xc, dl, Lw->dt_proj_b, Lw->A_log, Bm, Cm, Lw->D, z,
+                                NULL, NULL};
+        op_mamba1_scan_ref(&in, y, NULL);
+        /* out_proj and residual. */
+        ref_linear(Lw->out_proj, y, (size_t)di, o, n, d, di);
+        for (size_t i = 0; i < L_ * d; i++)
+            x[i] += o[i];
+        if (layer_rms)
+            layer_rms[l + 1] = rms_of(x, L_ * d);
+    }
+    /* Final RMSNorm and LM head at every position. */
+    op_rmsnorm_ref(x, w->final_norm, xb, n, d, c->rms_eps);
+    ref_linear(w->lm_head, xb, (size_t)d, logits_all, n, c->vocab, d);
+    rc = 0;
+out:
+    free(x), free(xb), free(xz), free(xi), free(z), free(xc), free(dbc), free(dl);
+    free(Bm), free(Cm), free(y), free(o);
+    return rc;
+}
