@@ -6,6 +6,8 @@
  * of a worker function below (or, for the cheap one-row steps of decode, the
  * same function called inline on the caller's thread), timed into the
  * breakdown when m->timing is set.
+ * The timed step, its accounting and the RMSNorm, projection and transpose
+ * workers are shared with the other stacks (models/exec.h).
  *
  * Prefill activation layouts (P = max_prefill, n = tokens of the pass,
  * di = d_inner, R = dt_rank, N = d_state):
@@ -25,11 +27,11 @@
  *
  * Never: print, exit, start threads; no allocation inside a forward pass
  * except growing the kernel scratch when a wider partition first runs. */
-#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "models/exec.h"
 #include "models/mamba1.h"
 #include "operators/conv1d.h"
 #include "operators/elementwise.h"
@@ -150,108 +152,29 @@ const char *m1_op_class_name(m1_op_class c)
 
 void m1_breakdown_clear(m1_model *m) { memset(&m->bd, 0, sizeof m->bd); }
 
-/* Runs one step: fn on every worker of part, or inline as worker 0 of 1 when
- * part is NULL; timed into class cls when m->timing.  Returns 0, or -1 with
- * err when pool_run refuses. */
+/* One step of the forward pass, timed into class cls (models/exec.h). */
 static int step(m1_model *m, pool *p, const pool_part *part, m1_op_class cls, pool_fn fn,
                 void *ctx, cb_err *err)
 {
-    int64_t t0 = m->timing ? cb_now_ns() : 0;
-    int rc = 0;
-    if (part)
-        rc = pool_run(p, part, fn, ctx, err);
-    else
-        fn(ctx, 0, 1);
-    if (m->timing) {
-        m->bd.sec[cls] += (double)(cb_now_ns() - t0) * 1e-9;
-        m->bd.runs[cls]++;
-    }
-    return rc;
+    return mx_step(m->timing, m->bd.sec, m->bd.runs, (int)cls, p, part, fn, ctx, err);
 }
 
 /* Times caller-thread work started at t0 into class cls. */
 static void account(m1_model *m, m1_op_class cls, int64_t t0)
 {
-    if (m->timing) {
-        m->bd.sec[cls] += (double)(cb_now_ns() - t0) * 1e-9;
-        m->bd.runs[cls]++;
-    }
+    mx_account(m->timing, m->bd.sec, m->bd.runs, (int)cls, t0);
 }
 
-/* ---- worker functions ----------------------------------------------------------------- */
+/* ---- worker functions -----------------------------------------------------------------
+ * RMSNorm, projections and transposes are models/exec.h's mx_*_job; a
+ * projection here is one product without bias, a transpose unbatched. */
 
-/* RMSNorm of L rows. */
-typedef struct norm_job {
-    const float *x, *w; /* (L, d), (d) */
-    float *y;           /* (L, d) */
-    int L, d;
-    float eps;
-} norm_job;
+/* One product (models/exec.h): GEMV y (m) = W (m, k) x (k) when n == 0, else
+ * the GEMM Y^T (m, n) = W X^T (k, n) with scratch. */
+#define PROJ1(W, x, y, m, k, n, scratch) {{{(W), NULL, (x), (y), (m), (k)}}, 1, (n), (scratch), 0}
 
-static void norm_worker(void *ctx, int worker, int n_workers)
-{
-    norm_job *j = ctx;
-    op_rmsnorm_part(j->x, j->w, j->y, j->L, j->d, j->eps, worker, n_workers);
-}
-
-/* One product: GEMV y (m) = W (m, k) x (k) when n == 0, else the GEMM
- * Y^T (m, n) = W X^T (k, n) with scratch. */
-typedef struct proj_job {
-    const float *W, *x;
-    float *y;
-    int m, k, n;
-    void *scratch;
-} proj_job;
-
-static void proj_worker(void *ctx, int worker, int n_workers)
-{
-    proj_job *j = ctx;
-    if (j->n == 0)
-        op_gemv_part(j->W, j->x, j->y, j->m, j->k, worker, n_workers);
-    else
-        op_gemm_part(j->W, j->x, j->y, j->m, j->n, j->k, j->scratch, worker, n_workers);
-}
-
-/* Up to three transposes dst (C, R) (+)= src (R, C)^T, split over the
- * destination rows of each. */
-typedef struct transp {
-    const float *src;
-    float *dst;
-    int R, C;
-    int add; /* 1: dst += src^T (residual) */
-} transp;
-
-typedef struct transp_job {
-    transp t[3];
-    int n_t;
-} transp_job;
-
-/* Destination rows in blocks of TB: reads are whole cache lines, writes TB
- * sequential streams (as transformer.c). */
-#define TB 16
-
-static void transp_worker(void *ctx, int worker, int n_workers)
-{
-    transp_job *j = ctx;
-    for (int i = 0; i < j->n_t; i++) {
-        const transp *t = &j->t[i];
-        int lo, hi;
-        op_ew_rows(t->C, worker, n_workers, &lo, &hi);
-        for (int c0 = lo; c0 < hi; c0 += TB) {
-            int nb = hi - c0 < TB ? hi - c0 : TB;
-            float *dr = t->dst + (size_t)c0 * t->R;
-            for (int r = 0; r < t->R; r++) {
-                const float *sr = t->src + (size_t)r * t->C + c0;
-                if (t->add)
-                    for (int c = 0; c < nb; c++)
-                        dr[(size_t)c * t->R + r] += sr[c];
-                else
-                    for (int c = 0; c < nb; c++)
-                        dr[(size_t)c * t->R + r] = sr[c];
-            }
-        }
-    }
-}
+/* One transpose dst (C, R) (+)= src (R, C)^T (models/exec.h, B = 1). */
+#define TR(src, dst, R, C, add) {(src), (dst), 1, (R), (C), 0, 0, (add)}
 
 /* Causal conv1d over L tokens (prefill) from s_in (NULL: zeros), state into
  * s_out; or one step (L == 0) in place on s_out. */
@@ -307,20 +230,10 @@ static void scan_worker(void *ctx, int worker, int n_workers)
 
 /* ---- model ---------------------------------------------------------------------------- */
 
-static size_t round64(size_t b) { return (b + 63) & ~(size_t)63; }
-
+/* Makes the kernel scratch at least bytes long.  Returns 0, or -1 with err. */
 static int ensure_scratch(m1_model *m, size_t bytes, cb_err *err)
 {
-    m1_state *s = m->s;
-    if (bytes <= s->kscr_bytes)
-        return 0;
-    void *p = NULL;
-    if (posix_memalign(&p, 64, round64(bytes)) != 0)
-        return cb_fail(err, "mamba1: out of memory for %zu bytes of kernel scratch", bytes);
-    free(s->kscr);
-    s->kscr = p;
-    s->kscr_bytes = round64(bytes);
-    return 0;
+    return mx_scratch_reserve(&m->s->kscr, &m->s->kscr_bytes, bytes, "mamba1", err);
 }
 
 static void state_free(m1_state *s)
@@ -384,12 +297,12 @@ int m1_create(const model_config *cfg, m1_weights *w, int max_prefill, m1_model 
                 {&s->y, P * di, 1},
                 {&s->ot, P * d, 1}};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) {
-        if (posix_memalign((void **)bufs[i].p, 64, round64(bufs[i].n * sizeof(float))) != 0) {
+        if (posix_memalign((void **)bufs[i].p, 64, mx_round64(bufs[i].n * sizeof(float))) != 0) {
             *bufs[i].p = NULL;
             goto oom;
         }
         if (bufs[i].act)
-            s->act_bytes += round64(bufs[i].n * sizeof(float));
+            s->act_bytes += mx_round64(bufs[i].n * sizeof(float));
     }
     for (size_t l = 0; l < nl; l++)
         op_mamba1_decay_rates(w->layers[l].A_log, s->A2 + l * di * N, di * N);
@@ -485,8 +398,7 @@ static int prefill(m1_model *m, pool *p, const pool_part *part, const int *token
 
     /* Embedding lookup: x[i] = tok_emb[tokens[i]]. */
     int64_t t0 = m->timing ? cb_now_ns() : 0;
-    for (int i = 0; i < n; i++)
-        memcpy(s->x + (size_t)i * d, w->tok_emb + (size_t)tokens[i] * d, (size_t)d * sizeof(float));
+    mx_embed(w->tok_emb, tokens, n, d, s->x);
     account(m, M1_OP_OTHER, t0);
 
     for (int l = 0; l < c->n_layers; l++) {
@@ -495,21 +407,21 @@ static int prefill(m1_model *m, pool *p, const pool_part *part, const int *token
         float *hs = s->ssm_state + (size_t)l * di * N;
 
         /* RMSNorm: xb = rmsnorm(x) * norm; xt (d, n) = xb^T for the GEMM. */
-        norm_job nj = {s->x, L->norm, s->xb, n, d, c->rms_eps};
-        if (step(m, p, part, M1_OP_NORM, norm_worker, &nj, err))
+        mx_norm_job nj = {s->x, L->norm, s->xb, n, d, c->rms_eps};
+        if (step(m, p, part, M1_OP_NORM, mx_norm_worker, &nj, err))
             return -1;
-        transp_job tj = {{{s->xb, s->xt, n, d, 0}}, 1};
-        if (step(m, p, part, M1_OP_OTHER, transp_worker, &tj, err))
+        mx_transp_job tj = {{TR(s->xb, s->xt, n, d, 0)}, 1};
+        if (step(m, p, part, M1_OP_OTHER, mx_transp_worker, &tj, err))
             return -1;
         /* in_proj: xzt (2 di, n) = W_in xt. */
-        proj_job ij = {L->in_proj, s->xt, s->xzt, 2 * di, d, n, s->kscr};
-        if (step(m, p, part, M1_OP_GEMM, proj_worker, &ij, err))
+        mx_proj_job ij = PROJ1(L->in_proj, s->xt, s->xzt, 2 * di, d, n, s->kscr);
+        if (step(m, p, part, M1_OP_GEMM, mx_proj_worker, &ij, err))
             return -1;
         /* Row-major halves: xi (n, di) = xzt[0:di]^T, z (n, di) = xzt[di:2di]^T. */
-        transp_job hj = {{{s->xzt, s->xi, di, n, 0},
-                          {s->xzt + (size_t)di * n, s->z, di, n, 0}},
-                         2};
-        if (step(m, p, part, M1_OP_OTHER, transp_worker, &hj, err))
+        mx_transp_job hj = {{TR(s->xzt, s->xi, di, n, 0),
+                             TR(s->xzt + (size_t)di * n, s->z, di, n, 0)},
+                            2};
+        if (step(m, p, part, M1_OP_OTHER, mx_transp_worker, &hj, err))
             return -1;
         /* Causal conv1d + bias from the layer's conv state (none when
          * fresh); the state after the last token back into it. */
@@ -522,22 +434,22 @@ static int prefill(m1_model *m, pool *p, const pool_part *part, const int *token
         if (step(m, p, part, M1_OP_ELEMWISE, silu_worker, &sj, err))
             return -1;
         /* x_proj: dbct (R + 2N, n) = W_x xc^T. */
-        transp_job cxj = {{{s->xc, s->xt, n, di, 0}}, 1};
-        if (step(m, p, part, M1_OP_OTHER, transp_worker, &cxj, err))
+        mx_transp_job cxj = {{TR(s->xc, s->xt, n, di, 0)}, 1};
+        if (step(m, p, part, M1_OP_OTHER, mx_transp_worker, &cxj, err))
             return -1;
-        proj_job xj = {L->x_proj, s->xt, s->dbct, nx, di, n, s->kscr};
-        if (step(m, p, part, M1_OP_GEMM, proj_worker, &xj, err))
+        mx_proj_job xj = PROJ1(L->x_proj, s->xt, s->dbct, nx, di, n, s->kscr);
+        if (step(m, p, part, M1_OP_GEMM, mx_proj_worker, &xj, err))
             return -1;
         /* dt_proj (bias left to the scan): dtt (di, n) = W_dt dbct[0:R]. */
-        proj_job dj = {L->dt_proj_w, s->dbct, s->dtt, di, R, n, s->kscr};
-        if (step(m, p, part, M1_OP_GEMM, proj_worker, &dj, err))
+        mx_proj_job dj = PROJ1(L->dt_proj_w, s->dbct, s->dtt, di, R, n, s->kscr);
+        if (step(m, p, part, M1_OP_GEMM, mx_proj_worker, &dj, err))
             return -1;
         /* Row-major: dl (n, di) = dtt^T, Bm (n, N), Cm (n, N) from dbct. */
-        transp_job bj = {{{s->dtt, s->dl, di, n, 0},
-                          {s->dbct + (size_t)R * n, s->Bm, N, n, 0},
-                          {s->dbct + (size_t)(R + N) * n, s->Cm, N, n, 0}},
-                         3};
-        if (step(m, p, part, M1_OP_OTHER, transp_worker, &bj, err))
+        mx_transp_job bj = {{TR(s->dtt, s->dl, di, n, 0),
+                             TR(s->dbct + (size_t)R * n, s->Bm, N, n, 0),
+                             TR(s->dbct + (size_t)(R + N) * n, s->Cm, N, n, 0)},
+                            3};
+        if (step(m, p, part, M1_OP_OTHER, mx_transp_worker, &bj, err))
             return -1;
         /* Selective scan from the layer's SSM state (none when fresh), the
          * final state back into it: y (n, di). */
@@ -547,30 +459,30 @@ static int prefill(m1_model *m, pool *p, const pool_part *part, const int *token
         if (step(m, p, part, M1_OP_SCAN, scan_worker, &qj, err))
             return -1;
         /* out_proj: ot (d, n) = W_out y^T; residual x += ot^T. */
-        transp_job yj = {{{s->y, s->xt, n, di, 0}}, 1};
-        if (step(m, p, part, M1_OP_OTHER, transp_worker, &yj, err))
+        mx_transp_job yj = {{TR(s->y, s->xt, n, di, 0)}, 1};
+        if (step(m, p, part, M1_OP_OTHER, mx_transp_worker, &yj, err))
             return -1;
-        proj_job oj = {L->out_proj, s->xt, s->ot, d, di, n, s->kscr};
-        if (step(m, p, part, M1_OP_GEMM, proj_worker, &oj, err))
+        mx_proj_job oj = PROJ1(L->out_proj, s->xt, s->ot, d, di, n, s->kscr);
+        if (step(m, p, part, M1_OP_GEMM, mx_proj_worker, &oj, err))
             return -1;
-        transp_job rj = {{{s->ot, s->x, d, n, 1}}, 1};
-        if (step(m, p, part, M1_OP_OTHER, transp_worker, &rj, err))
+        mx_transp_job rj = {{TR(s->ot, s->x, d, n, 1)}, 1};
+        if (step(m, p, part, M1_OP_OTHER, mx_transp_worker, &rj, err))
             return -1;
     }
 
     /* Final RMSNorm: of the last position (of all of them for logits_all). */
     int first = logits_all ? 0 : n - 1;
-    norm_job nj = {s->x + (size_t)first * d, w->final_norm, s->xb + (size_t)first * d, n - first,
-                   d, c->rms_eps};
-    if (step(m, p, part, M1_OP_NORM, norm_worker, &nj, err))
+    mx_norm_job nj = {s->x + (size_t)first * d, w->final_norm, s->xb + (size_t)first * d,
+                      n - first, d, c->rms_eps};
+    if (step(m, p, part, M1_OP_NORM, mx_norm_worker, &nj, err))
         return -1;
     /* LM head: logits = lm_head xb[n-1] (and every position's for logits_all). */
     for (int i = first; i < n; i++) {
         float *dst = logits_all ? logits_all + (size_t)i * c->vocab : logits;
         if (!dst)
             continue;
-        proj_job lj = {w->lm_head, s->xb + (size_t)i * d, dst, c->vocab, d, 0, NULL};
-        if (step(m, p, part, M1_OP_GEMM, proj_worker, &lj, err))
+        mx_proj_job lj = PROJ1(w->lm_head, s->xb + (size_t)i * d, dst, c->vocab, d, 0, NULL);
+        if (step(m, p, part, M1_OP_GEMM, mx_proj_worker, &lj, err))
             return -1;
     }
     if (logits_all && logits)
@@ -620,12 +532,12 @@ int m1_decode(m1_model *m, pool *p, const pool_part *part, int token, float *log
         const float *A2 = s->A2 + (size_t)l * di * N;
 
         /* RMSNorm (one row, inline): xb = rmsnorm(x) * norm. */
-        norm_job nj = {s->x, L->norm, s->xb, 1, d, c->rms_eps};
-        step(m, p, NULL, M1_OP_NORM, norm_worker, &nj, err);
+        mx_norm_job nj = {s->x, L->norm, s->xb, 1, d, c->rms_eps};
+        step(m, p, NULL, M1_OP_NORM, mx_norm_worker, &nj, err);
         /* in_proj (GEMV): xz (2 di) = W_in xb; x half then z half. */
         float *xz = s->xzt;
-        proj_job ij = {L->in_proj, s->xb, xz, 2 * di, d, 0, NULL};
-        if (step(m, p, part, M1_OP_GEMM, proj_worker, &ij, err))
+        mx_proj_job ij = PROJ1(L->in_proj, s->xb, xz, 2 * di, d, 0, NULL);
+        if (step(m, p, part, M1_OP_GEMM, mx_proj_worker, &ij, err))
             return -1;
         /* Conv step (inline): xc = conv(state, xz[0:di]) + bias, state shifted. */
         conv_job cj = {xz, L->conv_w, L->conv_b, cs, s->xc, cs, 0, di, NULL};
@@ -634,11 +546,11 @@ int m1_decode(m1_model *m, pool *p, const pool_part *part, int token, float *log
         silu_job sj = {s->xc, 1, di};
         step(m, p, NULL, M1_OP_ELEMWISE, silu_worker, &sj, err);
         /* x_proj (GEMV): dbc (R + 2N) = W_x xc; then dt_proj: dl (di) = W_dt dbc[0:R]. */
-        proj_job xj = {L->x_proj, s->xc, s->dbct, nx, di, 0, NULL};
-        if (step(m, p, part, M1_OP_GEMM, proj_worker, &xj, err))
+        mx_proj_job xj = PROJ1(L->x_proj, s->xc, s->dbct, nx, di, 0, NULL);
+        if (step(m, p, part, M1_OP_GEMM, mx_proj_worker, &xj, err))
             return -1;
-        proj_job dj = {L->dt_proj_w, s->dbct, s->dl, di, R, 0, NULL};
-        if (step(m, p, part, M1_OP_GEMM, proj_worker, &dj, err))
+        mx_proj_job dj = PROJ1(L->dt_proj_w, s->dbct, s->dl, di, R, 0, NULL);
+        if (step(m, p, part, M1_OP_GEMM, mx_proj_worker, &dj, err))
             return -1;
         /* Scan step, state in place: y (di). */
         scan_job qj = {{1, di, N, s->xc, s->dl, L->dt_proj_b, L->A_log, s->dbct + R,
@@ -647,8 +559,8 @@ int m1_decode(m1_model *m, pool *p, const pool_part *part, int token, float *log
         if (step(m, p, part, M1_OP_SCAN, scan_worker, &qj, err))
             return -1;
         /* out_proj (GEMV): o (d) = W_out y; residual (inline) x += o. */
-        proj_job oj = {L->out_proj, s->y, s->ot, d, di, 0, NULL};
-        if (step(m, p, part, M1_OP_GEMM, proj_worker, &oj, err))
+        mx_proj_job oj = PROJ1(L->out_proj, s->y, s->ot, d, di, 0, NULL);
+        if (step(m, p, part, M1_OP_GEMM, mx_proj_worker, &oj, err))
             return -1;
         t0 = m->timing ? cb_now_ns() : 0;
         for (int i = 0; i < d; i++)
@@ -657,10 +569,10 @@ int m1_decode(m1_model *m, pool *p, const pool_part *part, int token, float *log
     }
 
     /* Final RMSNorm (inline), then the LM head: logits = lm_head xb. */
-    norm_job nj = {s->x, w->final_norm, s->xb, 1, d, c->rms_eps};
-    step(m, p, NULL, M1_OP_NORM, norm_worker, &nj, err);
-    proj_job lj = {w->lm_head, s->xb, logits, c->vocab, d, 0, NULL};
-    if (step(m, p, part, M1_OP_GEMM, proj_worker, &lj, err))
+    mx_norm_job nj = {s->x, w->final_norm, s->xb, 1, d, c->rms_eps};
+    step(m, p, NULL, M1_OP_NORM, mx_norm_worker, &nj, err);
+    mx_proj_job lj = PROJ1(w->lm_head, s->xb, logits, c->vocab, d, 0, NULL);
+    if (step(m, p, part, M1_OP_GEMM, mx_proj_worker, &lj, err))
         return -1;
     m->n_pos = pos0 + 1;
     return 0;
@@ -673,14 +585,6 @@ static void ref_linear(const float *W, const float *x, size_t ldx, float *y, int
 {
     for (int i = 0; i < n; i++)
         op_gemv_ref(W, x + (size_t)i * ldx, y + (size_t)i * mo, mo, k);
-}
-
-static double rms_of(const float *x, size_t n)
-{
-    double s = 0;
-    for (size_t i = 0; i < n; i++)
-        s += (double)x[i] * x[i];
-    return sqrt(s / (double)n);
 }
 
 int m1_forward_ref(const m1_model *m, const int *tokens, int n, float *logits_all,
@@ -707,10 +611,9 @@ int m1_forward_ref(const m1_model *m, const int *tokens, int n, float *logits_al
         goto out;
     }
     /* Embedding lookup. */
-    for (int i = 0; i < n; i++)
-        memcpy(x + (size_t)i * d, w->tok_emb + (size_t)tokens[i] * d, (size_t)d * sizeof(float));
+    mx_embed(w->tok_emb, tokens, n, d, x);
     if (layer_rms)
-        layer_rms[0] = rms_of(x, L_ * d);
+        layer_rms[0] = mx_rms(x, L_ * d);
     for (int l = 0; l < c->n_layers; l++) {
         const m1_layer_weights *Lw = &w->layers[l];
         /* RMSNorm, in_proj, split into x and z halves. */
@@ -739,7 +642,7 @@ int m1_forward_ref(const m1_model *m, const int *tokens, int n, float *logits_al
         for (size_t i = 0; i < L_ * d; i++)
             x[i] += o[i];
         if (layer_rms)
-            layer_rms[l + 1] = rms_of(x, L_ * d);
+            layer_rms[l + 1] = mx_rms(x, L_ * d);
     }
     /* Final RMSNorm and LM head at every position. */
     op_rmsnorm_ref(x, w->final_norm, xb, n, d, c->rms_eps);

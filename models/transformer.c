@@ -7,6 +7,8 @@
  * function called inline on the caller's thread: dispatching 1 row to the
  * pool costs more than computing it), timed into the breakdown when
  * m->timing is set.
+ * The timed step, its accounting and the RMSNorm, projection and transpose
+ * workers are shared with the other stacks (models/exec.h).
  *
  * Prefill activation layouts (N = max_prefill, n = prompt length):
  *   x, xb   (n, d)         residual stream and its RMSNorm
@@ -21,11 +23,11 @@
  *
  * Never: print, exit, start threads; no allocation inside a forward pass
  * except growing the kernel scratch when a wider partition first runs. */
-#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "models/exec.h"
 #include "models/transformer.h"
 #include "operators/attention.h"
 #include "operators/elementwise.h"
@@ -140,142 +142,21 @@ const char *tf_op_class_name(tf_op_class c)
 
 void tf_breakdown_clear(tf_model *m) { memset(&m->bd, 0, sizeof m->bd); }
 
-/* Runs one step: fn on every worker of part, or inline as worker 0 of 1
- * when part is NULL; timed into class cls when m->timing.  Returns 0, or -1
- * with err when pool_run refuses. */
+/* One step of the forward pass, timed into class cls (models/exec.h). */
 static int step(tf_model *m, pool *p, const pool_part *part, tf_op_class cls, pool_fn fn,
                 void *ctx, cb_err *err)
 {
-    int64_t t0 = m->timing ? cb_now_ns() : 0;
-    int rc = 0;
-    if (part)
-        rc = pool_run(p, part, fn, ctx, err);
-    else
-        fn(ctx, 0, 1);
-    if (m->timing) {
-        m->bd.sec[cls] += (double)(cb_now_ns() - t0) * 1e-9;
-        m->bd.runs[cls]++;
-    }
-    return rc;
+    return mx_step(m->timing, m->bd.sec, m->bd.runs, (int)cls, p, part, fn, ctx, err);
 }
 
 /* Times caller-thread work started at t0 into class cls. */
 static void account(tf_model *m, tf_op_class cls, int64_t t0)
 {
-    if (m->timing) {
-        m->bd.sec[cls] += (double)(cb_now_ns() - t0) * 1e-9;
-        m->bd.runs[cls]++;
-    }
+    mx_account(m->timing, m->bd.sec, m->bd.runs, (int)cls, t0);
 }
 
-/* ---- worker functions (one per kind of step) ----------------------------------------- */
-
-/* RMSNorm of L rows. */
-typedef struct norm_job {
-    const float *x, *w; /* (L, d), (d) */
-    float *y;           /* (L, d) */
-    int L, d;
-    float eps;
-} norm_job;
-
-static void norm_worker(void *ctx, int worker, int n_workers)
-{
-    norm_job *j = ctx;
-    op_rmsnorm_part(j->x, j->w, j->y, j->L, j->d, j->eps, worker, n_workers);
-}
-
-/* Up to three products y = W x (+ bias), all in one step: GEMV when n == 0,
- * else the GEMM Y^T (m, n) = W (m, k) X^T (k, n) with scratch region i. */
-typedef struct proj {
-    const float *W, *bias; /* (m, k), (m) or NULL */
-    const float *x;        /* (k) or (k, n) */
-    float *y;              /* (m) or (m, n) */
-    int m, k;
-} proj;
-
-typedef struct proj_job {
-    proj pr[3];
-    int n_pr;
-    int n;            /* 0: GEMV; else the GEMM's n (positions) */
-    char *scratch;    /* n_pr regions of region bytes */
-    size_t region;
-} proj_job;
-
-static void proj_worker(void *ctx, int worker, int n_workers)
-{
-    proj_job *j = ctx;
-    for (int i = 0; i < j->n_pr; i++) {
-        const proj *r = &j->pr[i];
-        int lo, hi;
-        if (j->n == 0) {
-            op_gemv_part(r->W, r->x, r->y, r->m, r->k, worker, n_workers);
-            if (r->bias) {
-                op_gemv_rows(r->m, worker, n_workers, &lo, &hi);
-                for (int t = lo; t < hi; t++)
-                    r->y[t] += r->bias[t];
-            }
-        } else {
-            op_gemm_part(r->W, r->x, r->y, r->m, j->n, r->k, j->scratch + (size_t)i * j->region,
-                         worker, n_workers);
-            if (r->bias) {
-                op_gemm_rows(r->m, worker, n_workers, &lo, &hi);
-                for (int t = lo; t < hi; t++) {
-                    float b = r->bias[t], *row = r->y + (size_t)t * j->n;
-                    for (int c = 0; c < j->n; c++)
-                        row[c] += b;
-                }
-            }
-        }
-    }
-}
-
-/* Up to three batched transposes dst_b (C, R) (+)= src_b (R, C)^T, b < B,
- * split over the B*C destination rows of each. */
-typedef struct transp {
-    const float *src;
-    float *dst;
-    int B, R, C;
-    size_t src_bs, dst_bs; /* batch strides in floats */
-    int add;               /* 1: dst += src^T (residual) */
-} transp;
-
-typedef struct transp_job {
-    transp t[3];
-    int n_t;
-} transp_job;
-
-/* Destination rows are taken in blocks of TB: for each source row r, the TB
- * contiguous source values of the block go to column r of TB destination
- * rows, so reads are whole cache lines and writes TB sequential streams. */
-#define TB 16
-
-static void transp_worker(void *ctx, int worker, int n_workers)
-{
-    transp_job *j = ctx;
-    for (int i = 0; i < j->n_t; i++) {
-        const transp *t = &j->t[i];
-        int lo, hi;
-        op_ew_rows(t->B * t->C, worker, n_workers, &lo, &hi);
-        for (int row = lo; row < hi;) {
-            int b = row / t->C, c0 = row % t->C;
-            int nb = t->C - c0 < TB ? t->C - c0 : TB;
-            if (nb > hi - row)
-                nb = hi - row;
-            const float *s = t->src + (size_t)b * t->src_bs + c0;
-            float *dr = t->dst + (size_t)b * t->dst_bs + (size_t)c0 * t->R;
-            for (int r = 0; r < t->R; r++) {
-                const float *sr = s + (size_t)r * t->C;
-                if (t->add)
-                    for (int c = 0; c < nb; c++)
-                        dr[(size_t)c * t->R + r] += sr[c];
-                else
-                    for (int c = 0; c < nb; c++)
-                        dr[(size_t)c * t->R + r] = sr[c];
-            }
-            row += nb;
-        }
-    }
-}
+/* ---- worker functions (one per kind of step) -----------------------------------------
+ * RMSNorm, projections and transposes are models/exec.h's mx_*_job. */
 
 /* RoPE of heads laid out (heads, L, D) (prefill: one call per head, split over
  * positions) or (L = 1, heads, D) (decode: one call). */
@@ -379,21 +260,10 @@ static void swiglu_worker(void *ctx, int worker, int n_workers)
 
 /* ---- model ---------------------------------------------------------------------------- */
 
-static size_t round64(size_t b) { return (b + 63) & ~(size_t)63; }
-
 /* Makes the kernel scratch at least bytes long.  Returns 0, or -1 with err. */
 static int ensure_scratch(tf_model *m, size_t bytes, cb_err *err)
 {
-    tf_state *s = m->s;
-    if (bytes <= s->kscr_bytes)
-        return 0;
-    void *p = NULL;
-    if (posix_memalign(&p, 64, round64(bytes)) != 0)
-        return cb_fail(err, "transformer: out of memory for %zu bytes of kernel scratch", bytes);
-    free(s->kscr);
-    s->kscr = p;
-    s->kscr_bytes = round64(bytes);
-    return 0;
+    return mx_scratch_reserve(&m->s->kscr, &m->s->kscr_bytes, bytes, "transformer", err);
 }
 
 static void state_free(tf_state *s)
@@ -454,11 +324,11 @@ int tf_create(const model_config *cfg, tf_weights *w, int max_prefill, tf_model 
     if (!s->k_cache || !s->v_cache)
         goto oom;
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) {
-        if (posix_memalign((void **)bufs[i].p, 64, round64(bufs[i].n * sizeof(float))) != 0) {
+        if (posix_memalign((void **)bufs[i].p, 64, mx_round64(bufs[i].n * sizeof(float))) != 0) {
             *bufs[i].p = NULL;
             goto oom;
         }
-        s->act_bytes += round64(bufs[i].n * sizeof(float));
+        s->act_bytes += mx_round64(bufs[i].n * sizeof(float));
     }
     op_rope_scaling sc = {OP_ROPE_LLAMA3, cfg->rope_factor, cfg->rope_low_freq_factor,
                           cfg->rope_high_freq_factor, cfg->rope_original_max_pos};
@@ -537,7 +407,7 @@ int tf_prefill(tf_model *m, pool *p, const pool_part *part, const int *tokens, i
     size_t region = 0;
     int shapes[][2] = {{qd, d}, {kvd, d}, {d, qd}, {F, d}, {d, F}};
     for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++) {
-        size_t b = round64(op_gemm_scratch_bytes(shapes[i][0], n, shapes[i][1], nw));
+        size_t b = mx_round64(op_gemm_scratch_bytes(shapes[i][0], n, shapes[i][1], nw));
         region = b > region ? b : region;
     }
     size_t need = 3 * region, fl = op_attn_flash_scratch_bytes(D, nw);
@@ -546,8 +416,7 @@ int tf_prefill(tf_model *m, pool *p, const pool_part *part, const int *tokens, i
 
     /* Embedding lookup: x[i] = tok_emb[tokens[i]]. */
     int64_t t0 = m->timing ? cb_now_ns() : 0;
-    for (int i = 0; i < n; i++)
-        memcpy(s->x + (size_t)i * d, w->tok_emb + (size_t)tokens[i] * d, (size_t)d * sizeof(float));
+    mx_embed(w->tok_emb, tokens, n, d, s->x);
     /* RoPE tables for positions 0..n-1. */
     op_rope_tables(s->inv_freq, 0, n, D, s->cos_t, s->sin_t);
     account(m, TF_OP_OTHER, t0);
@@ -557,27 +426,27 @@ int tf_prefill(tf_model *m, pool *p, const pool_part *part, const int *tokens, i
         float *kc = s->k_cache + (size_t)l * kvd * cap, *vc = s->v_cache + (size_t)l * kvd * cap;
 
         /* Attention RMSNorm: xb = rmsnorm(x) * attn_norm. */
-        norm_job nj = {s->x, L->attn_norm, s->xb, n, d, c->rms_eps};
-        if (step(m, p, part, TF_OP_NORM, norm_worker, &nj, err))
+        mx_norm_job nj = {s->x, L->attn_norm, s->xb, n, d, c->rms_eps};
+        if (step(m, p, part, TF_OP_NORM, mx_norm_worker, &nj, err))
             return -1;
         /* Transpose for the GEMM: xt (d, n) = xb^T. */
-        transp_job tj = {{{s->xb, s->xt, 1, n, d, 0, 0, 0}}, 1};
-        if (step(m, p, part, TF_OP_OTHER, transp_worker, &tj, err))
+        mx_transp_job tj = {{{s->xb, s->xt, 1, n, d, 0, 0, 0}}, 1};
+        if (step(m, p, part, TF_OP_OTHER, mx_transp_worker, &tj, err))
             return -1;
         /* QKV projections (+ biases): qt = Wq xt + bq, kt = Wk xt + bk, vt = Wv xt + bv. */
-        proj_job pj = {{{L->wq, L->bq, s->xt, s->qt, qd, d},
-                        {L->wk, L->bk, s->xt, s->kt, kvd, d},
-                        {L->wv, L->bv, s->xt, s->vt, kvd, d}},
-                       3, n, s->kscr, region};
-        if (step(m, p, part, TF_OP_GEMM, proj_worker, &pj, err))
+        mx_proj_job pj = {{{L->wq, L->bq, s->xt, s->qt, qd, d},
+                           {L->wk, L->bk, s->xt, s->kt, kvd, d},
+                           {L->wv, L->bv, s->xt, s->vt, kvd, d}},
+                          3, n, s->kscr, region};
+        if (step(m, p, part, TF_OP_GEMM, mx_proj_worker, &pj, err))
             return -1;
         /* Head-major: q (H, n, D) from qt (H, D, n); k, v (Hkv, n, D) likewise. */
         size_t hs = (size_t)n * D;
-        transp_job hj = {{{s->qt, s->q, H, D, n, hs, hs, 0},
-                          {s->kt, s->k, Hkv, D, n, hs, hs, 0},
-                          {s->vt, s->v, Hkv, D, n, hs, hs, 0}},
-                         3};
-        if (step(m, p, part, TF_OP_OTHER, transp_worker, &hj, err))
+        mx_transp_job hj = {{{s->qt, s->q, H, D, n, hs, hs, 0},
+                             {s->kt, s->k, Hkv, D, n, hs, hs, 0},
+                             {s->vt, s->v, Hkv, D, n, hs, hs, 0}},
+                            3};
+        if (step(m, p, part, TF_OP_OTHER, mx_transp_worker, &hj, err))
             return -1;
         /* RoPE on q and k at positions 0..n-1. */
         rope_job rj = {s->q, s->k, s->cos_t, s->sin_t, H, Hkv, n, D};
@@ -592,46 +461,47 @@ int tf_prefill(tf_model *m, pool *p, const pool_part *part, const int *tokens, i
         if (step(m, p, part, TF_OP_ATTN, flash_worker, &fj, err))
             return -1;
         /* Transpose for the GEMM: xt (H*D, n) = o as (n, D) per head, transposed. */
-        transp_job oj = {{{s->o, s->xt, H, n, D, hs, hs, 0}}, 1};
-        if (step(m, p, part, TF_OP_OTHER, transp_worker, &oj, err))
+        mx_transp_job oj = {{{s->o, s->xt, H, n, D, hs, hs, 0}}, 1};
+        if (step(m, p, part, TF_OP_OTHER, mx_transp_worker, &oj, err))
             return -1;
         /* Output projection: yt (d, n) = Wo xt. */
-        proj_job wj = {{{L->wo, NULL, s->xt, s->yt, d, qd}}, 1, n, s->kscr, region};
-        if (step(m, p, part, TF_OP_GEMM, proj_worker, &wj, err))
+        mx_proj_job wj = {{{L->wo, NULL, s->xt, s->yt, d, qd}}, 1, n, s->kscr, region};
+        if (step(m, p, part, TF_OP_GEMM, mx_proj_worker, &wj, err))
             return -1;
         /* Residual: x += yt^T. */
-        transp_job rsj = {{{s->yt, s->x, 1, d, n, 0, 0, 1}}, 1};
-        if (step(m, p, part, TF_OP_OTHER, transp_worker, &rsj, err))
+        mx_transp_job rsj = {{{s->yt, s->x, 1, d, n, 0, 0, 1}}, 1};
+        if (step(m, p, part, TF_OP_OTHER, mx_transp_worker, &rsj, err))
             return -1;
         /* MLP RMSNorm: xb = rmsnorm(x) * ffn_norm, and xt = xb^T. */
-        norm_job fnj = {s->x, L->ffn_norm, s->xb, n, d, c->rms_eps};
-        if (step(m, p, part, TF_OP_NORM, norm_worker, &fnj, err))
+        mx_norm_job fnj = {s->x, L->ffn_norm, s->xb, n, d, c->rms_eps};
+        if (step(m, p, part, TF_OP_NORM, mx_norm_worker, &fnj, err))
             return -1;
-        if (step(m, p, part, TF_OP_OTHER, transp_worker, &tj, err))
+        if (step(m, p, part, TF_OP_OTHER, mx_transp_worker, &tj, err))
             return -1;
         /* Gate and up projections: gt = Wg xt, ut = Wu xt (ffn, n). */
-        proj_job gj = {{{L->w_gate, NULL, s->xt, s->gt, F, d}, {L->w_up, NULL, s->xt, s->ut, F, d}},
-                       2, n, s->kscr, region};
-        if (step(m, p, part, TF_OP_GEMM, proj_worker, &gj, err))
+        mx_proj_job gj = {{{L->w_gate, NULL, s->xt, s->gt, F, d},
+                           {L->w_up, NULL, s->xt, s->ut, F, d}},
+                          2, n, s->kscr, region};
+        if (step(m, p, part, TF_OP_GEMM, mx_proj_worker, &gj, err))
             return -1;
         /* SwiGLU: gt = silu(gt) * ut. */
         swiglu_job sj = {s->gt, s->ut, F, n};
         if (step(m, p, part, TF_OP_ELEMWISE, swiglu_worker, &sj, err))
             return -1;
         /* Down projection: yt (d, n) = Wd gt. */
-        proj_job dj = {{{L->w_down, NULL, s->gt, s->yt, d, F}}, 1, n, s->kscr, region};
-        if (step(m, p, part, TF_OP_GEMM, proj_worker, &dj, err))
+        mx_proj_job dj = {{{L->w_down, NULL, s->gt, s->yt, d, F}}, 1, n, s->kscr, region};
+        if (step(m, p, part, TF_OP_GEMM, mx_proj_worker, &dj, err))
             return -1;
         /* Residual: x += yt^T. */
-        if (step(m, p, part, TF_OP_OTHER, transp_worker, &rsj, err))
+        if (step(m, p, part, TF_OP_OTHER, mx_transp_worker, &rsj, err))
             return -1;
     }
 
     /* Final RMSNorm: of the last position (of all of them for logits_all). */
     int first = logits_all ? 0 : n - 1;
-    norm_job nj = {s->x + (size_t)first * d, w->final_norm, s->xb + (size_t)first * d, n - first,
-                   d, c->rms_eps};
-    if (step(m, p, part, TF_OP_NORM, norm_worker, &nj, err))
+    mx_norm_job nj = {s->x + (size_t)first * d, w->final_norm, s->xb + (size_t)first * d,
+                      n - first, d, c->rms_eps};
+    if (step(m, p, part, TF_OP_NORM, mx_norm_worker, &nj, err))
         return -1;
     /* LM head: logits = lm_head xb[n-1] (and every position's for logits_all). */
     for (int i = first; i < n; i++) {
@@ -639,8 +509,9 @@ int tf_prefill(tf_model *m, pool *p, const pool_part *part, const int *tokens, i
                                                                 : NULL;
         if (!dst)
             continue;
-        proj_job lj = {{{w->lm_head, NULL, s->xb + (size_t)i * d, dst, c->vocab, d}}, 1, 0, NULL, 0};
-        if (step(m, p, part, TF_OP_GEMM, proj_worker, &lj, err))
+        mx_proj_job lj = {{{w->lm_head, NULL, s->xb + (size_t)i * d, dst, c->vocab, d}},
+                          1, 0, NULL, 0};
+        if (step(m, p, part, TF_OP_GEMM, mx_proj_worker, &lj, err))
             return -1;
     }
     if (logits_all && logits)
@@ -666,7 +537,7 @@ int tf_decode(tf_model *m, pool *p, const pool_part *part, int token, int pos, f
     if (check_token(m, token, pos, err) != 0)
         return -1;
     m->n_pos = pos; /* positions after pos are dropped; pos itself is written below */
-    size_t region = round64(op_attn_decode_scratch_bytes(H / Hkv, 1, D, nw));
+    size_t region = mx_round64(op_attn_decode_scratch_bytes(H / Hkv, 1, D, nw));
     if (ensure_scratch(m, (size_t)Hkv * region, err) != 0)
         return -1;
 
@@ -681,14 +552,14 @@ int tf_decode(tf_model *m, pool *p, const pool_part *part, int token, int pos, f
         float *kc = s->k_cache + (size_t)l * kvd * cap, *vc = s->v_cache + (size_t)l * kvd * cap;
 
         /* Attention RMSNorm (one row, inline): xb = rmsnorm(x) * attn_norm. */
-        norm_job nj = {s->x, L->attn_norm, s->xb, 1, d, c->rms_eps};
-        step(m, p, NULL, TF_OP_NORM, norm_worker, &nj, err);
+        mx_norm_job nj = {s->x, L->attn_norm, s->xb, 1, d, c->rms_eps};
+        step(m, p, NULL, TF_OP_NORM, mx_norm_worker, &nj, err);
         /* QKV projections (GEMV) + biases: q (H, D), k, v (Hkv, D). */
-        proj_job pj = {{{L->wq, L->bq, s->xb, s->q, qd, d},
-                        {L->wk, L->bk, s->xb, s->k, kvd, d},
-                        {L->wv, L->bv, s->xb, s->v, kvd, d}},
-                       3, 0, NULL, 0};
-        if (step(m, p, part, TF_OP_GEMM, proj_worker, &pj, err))
+        mx_proj_job pj = {{{L->wq, L->bq, s->xb, s->q, qd, d},
+                           {L->wk, L->bk, s->xb, s->k, kvd, d},
+                           {L->wv, L->bv, s->xb, s->v, kvd, d}},
+                          3, 0, NULL, 0};
+        if (step(m, p, part, TF_OP_GEMM, mx_proj_worker, &pj, err))
             return -1;
         /* RoPE on q and k at position pos (inline). */
         rope_job rj = {s->q, s->k, s->cos_t, s->sin_t, H, Hkv, 1, D};
@@ -707,27 +578,28 @@ int tf_decode(tf_model *m, pool *p, const pool_part *part, int token, int pos, f
             account(m, TF_OP_ATTN, t0);
         }
         /* Output projection: y = Wo o (d). */
-        proj_job wj = {{{L->wo, NULL, s->o, s->yt, d, qd}}, 1, 0, NULL, 0};
-        if (step(m, p, part, TF_OP_GEMM, proj_worker, &wj, err))
+        mx_proj_job wj = {{{L->wo, NULL, s->o, s->yt, d, qd}}, 1, 0, NULL, 0};
+        if (step(m, p, part, TF_OP_GEMM, mx_proj_worker, &wj, err))
             return -1;
         /* Residual, MLP RMSNorm (inline): x += y; xb = rmsnorm(x) * ffn_norm. */
         t0 = m->timing ? cb_now_ns() : 0;
         for (int i = 0; i < d; i++)
             s->x[i] += s->yt[i];
         account(m, TF_OP_OTHER, t0);
-        norm_job fnj = {s->x, L->ffn_norm, s->xb, 1, d, c->rms_eps};
-        step(m, p, NULL, TF_OP_NORM, norm_worker, &fnj, err);
+        mx_norm_job fnj = {s->x, L->ffn_norm, s->xb, 1, d, c->rms_eps};
+        step(m, p, NULL, TF_OP_NORM, mx_norm_worker, &fnj, err);
         /* Gate and up projections: g = Wg xb, u = Wu xb (ffn). */
-        proj_job gj = {{{L->w_gate, NULL, s->xb, s->gt, F, d}, {L->w_up, NULL, s->xb, s->ut, F, d}},
-                       2, 0, NULL, 0};
-        if (step(m, p, part, TF_OP_GEMM, proj_worker, &gj, err))
+        mx_proj_job gj = {{{L->w_gate, NULL, s->xb, s->gt, F, d},
+                           {L->w_up, NULL, s->xb, s->ut, F, d}},
+                          2, 0, NULL, 0};
+        if (step(m, p, part, TF_OP_GEMM, mx_proj_worker, &gj, err))
             return -1;
         /* SwiGLU (inline): g = silu(g) * u. */
         swiglu_job sj = {s->gt, s->ut, 1, F};
         step(m, p, NULL, TF_OP_ELEMWISE, swiglu_worker, &sj, err);
         /* Down projection: y = Wd g (d). */
-        proj_job dj = {{{L->w_down, NULL, s->gt, s->yt, d, F}}, 1, 0, NULL, 0};
-        if (step(m, p, part, TF_OP_GEMM, proj_worker, &dj, err))
+        mx_proj_job dj = {{{L->w_down, NULL, s->gt, s->yt, d, F}}, 1, 0, NULL, 0};
+        if (step(m, p, part, TF_OP_GEMM, mx_proj_worker, &dj, err))
             return -1;
         /* Residual (inline): x += y. */
         t0 = m->timing ? cb_now_ns() : 0;
@@ -737,10 +609,10 @@ int tf_decode(tf_model *m, pool *p, const pool_part *part, int token, int pos, f
     }
 
     /* Final RMSNorm (inline), then the LM head: logits = lm_head xb. */
-    norm_job nj = {s->x, w->final_norm, s->xb, 1, d, c->rms_eps};
-    step(m, p, NULL, TF_OP_NORM, norm_worker, &nj, err);
-    proj_job lj = {{{w->lm_head, NULL, s->xb, logits, c->vocab, d}}, 1, 0, NULL, 0};
-    if (step(m, p, part, TF_OP_GEMM, proj_worker, &lj, err))
+    mx_norm_job nj = {s->x, w->final_norm, s->xb, 1, d, c->rms_eps};
+    step(m, p, NULL, TF_OP_NORM, mx_norm_worker, &nj, err);
+    mx_proj_job lj = {{{w->lm_head, NULL, s->xb, logits, c->vocab, d}}, 1, 0, NULL, 0};
+    if (step(m, p, part, TF_OP_GEMM, mx_proj_worker, &lj, err))
         return -1;
     m->n_pos = pos + 1;
     return 0;
@@ -773,14 +645,6 @@ static void ref_heads(float *pm, float *hm, int n, int heads, int D, int back)
         }
 }
 
-static double rms_of(const float *x, size_t n)
-{
-    double s = 0;
-    for (size_t i = 0; i < n; i++)
-        s += (double)x[i] * x[i];
-    return sqrt(s / (double)n);
-}
-
 int tf_forward_ref(const tf_model *m, const int *tokens, int n, float *logits_all,
                    double *layer_rms, cb_err *err)
 {
@@ -805,10 +669,9 @@ int tf_forward_ref(const tf_model *m, const int *tokens, int n, float *logits_al
         goto out;
     }
     /* Embedding lookup. */
-    for (int i = 0; i < n; i++)
-        memcpy(x + (size_t)i * d, w->tok_emb + (size_t)tokens[i] * d, (size_t)d * sizeof(float));
+    mx_embed(w->tok_emb, tokens, n, d, x);
     if (layer_rms)
-        layer_rms[0] = rms_of(x, N * d);
+        layer_rms[0] = mx_rms(x, N * d);
     for (int l = 0; l < c->n_layers; l++) {
         const tf_layer_weights *L = &w->layers[l];
         /* RMSNorm, QKV projections and biases, position-major (n, heads, D). */
@@ -840,7 +703,7 @@ int tf_forward_ref(const tf_model *m, const int *tokens, int n, float *logits_al
         for (size_t i = 0; i < N * d; i++)
             x[i] += y[i];
         if (layer_rms)
-            layer_rms[l + 1] = rms_of(x, N * d);
+            layer_rms[l + 1] = mx_rms(x, N * d);
     }
     /* Final RMSNorm and LM head at every position. */
     op_rmsnorm_ref(x, w->final_norm, xb, n, d, c->rms_eps);

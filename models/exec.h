@@ -1,0 +1,103 @@
+/* models/exec.h — the execution machinery the model stacks share
+ * (models/transformer.c, models/mamba1.c): the timed step that runs a worker
+ * function on a pool (or inline as worker 0 of 1), the accounting of
+ * caller-thread work into a per-op-class breakdown, and the worker functions
+ * of the steps every stack has — RMSNorm, projections (GEMV / GEMM, optional
+ * bias) and activation transposes.
+ *
+ * A breakdown is a pair of arrays double sec[], long runs[] indexed by the
+ * calling model's own op-class enum (tf_op_class, m1_op_class); this module
+ * knows no class names and never checks the index: the caller passes one of
+ * its classes.
+ *
+ * Never: allocate, print, exit, start threads.  The jobs hold borrowed
+ * pointers only; the kernel scratch they name belongs to the model. */
+#ifndef CTXBENCH_MODELS_EXEC_H
+#define CTXBENCH_MODELS_EXEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "platforms/pool.h"
+#include "util/error.h"
+
+/* Runs one step: fn on every worker of part, or inline as worker 0 of 1
+ * when part is NULL (p is then unused); when timing, adds its wall time to
+ * sec[cls] and 1 to runs[cls].  Returns 0, or -1 with err when pool_run
+ * refuses (the time is still accounted). */
+int mx_step(int timing, double *sec, long *runs, int cls, pool *p, const pool_part *part,
+            pool_fn fn, void *ctx, cb_err *err);
+
+/* When timing, adds the time since t0 (cb_now_ns) to sec[cls] and 1 to
+ * runs[cls]: caller-thread work between steps. */
+void mx_account(int timing, double *sec, long *runs, int cls, int64_t t0);
+
+/* b rounded up to a multiple of 64 (the alignment of every model buffer). */
+static inline size_t mx_round64(size_t b) { return (b + 63) & ~(size_t)63; }
+
+/* Makes the kernel scratch *buf (*bytes long, 64-byte aligned, owned by the
+ * caller, freed with free) at least need bytes long, dropping its contents
+ * when it grows.  Returns 0, or -1 with err ("<who>: out of memory ...") and
+ * *buf, *bytes unchanged. */
+int mx_scratch_reserve(void **buf, size_t *bytes, size_t need, const char *who, cb_err *err);
+
+/* Embedding lookup: x[i] (d) = tok_emb[tokens[i]] (d) for i < n; tokens
+ * must already be checked against the vocabulary. */
+void mx_embed(const float *tok_emb, const int *tokens, int n, int d, float *x);
+
+/* Root mean square of x (n), in double: the reference forwards' layer_rms. */
+double mx_rms(const float *x, size_t n);
+
+/* ---- jobs and their worker functions (pool_fn) ------------------------------------- */
+
+/* RMSNorm of L rows: y = rmsnorm(x) * w. */
+typedef struct mx_norm_job {
+    const float *x, *w; /* (L, d), (d) */
+    float *y;           /* (L, d) */
+    int L, d;
+    float eps;
+} mx_norm_job;
+
+void mx_norm_worker(void *ctx, int worker, int n_workers);
+
+/* One product y = W x (+ bias): GEMV when the job's n == 0, else the GEMM
+ * Y^T (m, n) = W (m, k) X^T (k, n). */
+typedef struct mx_proj {
+    const float *W, *bias; /* (m, k), (m) or NULL */
+    const float *x;        /* (k) or (k, n) */
+    float *y;              /* (m) or (m, n) */
+    int m, k;
+} mx_proj;
+
+/* Up to three products in one step; product i of a GEMM uses scratch region
+ * i (region bytes each; region may be 0 when n_pr == 1). */
+typedef struct mx_proj_job {
+    mx_proj pr[3];
+    int n_pr;
+    int n;         /* 0: GEMV; else the GEMM's n (positions) */
+    char *scratch; /* n_pr regions of region bytes; NULL for a GEMV */
+    size_t region;
+} mx_proj_job;
+
+void mx_proj_worker(void *ctx, int worker, int n_workers);
+
+/* A batched transpose dst_b (C, R) (+)= src_b (R, C)^T for b < B; B = 1 with
+ * strides 0 is a plain transpose. */
+typedef struct mx_transp {
+    const float *src;
+    float *dst;
+    int B, R, C;
+    size_t src_bs, dst_bs; /* batch strides in floats */
+    int add;               /* 1: dst += src^T (residual) */
+} mx_transp;
+
+/* Up to three transposes in one step, each split over its B*C destination
+ * rows. */
+typedef struct mx_transp_job {
+    mx_transp t[3];
+    int n_t;
+} mx_transp_job;
+
+void mx_transp_worker(void *ctx, int worker, int n_workers);
+
+#endif
