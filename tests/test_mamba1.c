@@ -30,6 +30,7 @@
 #include "models/synth.h"
 #include "models/transformer.h"
 #include "tests/support/live_pool.h"
+#include "tests/support/model_check.h"
 
 #define LOGIT_TOL 1e-5
 #define SEED 20261122u
@@ -58,51 +59,7 @@ static m1_model *make_model(const model_config *c, uint64_t seed, int max_prefil
     return m;
 }
 
-static void get_part(tsup_live *l, int n, pool_part *part)
-{
-    cb_err err = {{0}};
-    int size = pool_size(l->p);
-    if (n > size)
-        n = size;
-    if (pool_part_first(l->p, n, part, &err) != 0)
-        fail_msg("pool_part_first: %s", err.msg);
-}
-
-static void tokens_of(int *t, int n, int vocab, uint64_t salt)
-{
-    uint64_t s = 0x9e3779b97f4a7c15ull ^ salt;
-    for (int i = 0; i < n; i++) {
-        s = s * 6364136223846793005ull + 1442695040888963407ull;
-        t[i] = (int)((s >> 33) % (uint64_t)vocab);
-    }
-}
-
-/* Fails unless a (n) matches b (n) within LOGIT_TOL of b's scale; returns
- * the worst relative difference. */
-static double check_logits(const char *what, const float *a, const float *b, int n)
-{
-    double mx = 0, worst = 0;
-    for (int i = 0; i < n; i++)
-        mx = fmax(mx, fabs(b[i]));
-    for (int i = 0; i < n; i++) {
-        double diff = fabs((double)a[i] - b[i]);
-        if (!(diff <= LOGIT_TOL * (mx + 1e-3)))
-            fail_msg("%s: logit %d is %.9g, expected %.9g (diff %.3g, scale %.3g)", what, i, a[i],
-                     b[i], diff, mx);
-        worst = fmax(worst, diff / (mx + 1e-3));
-    }
-    return worst;
-}
-
 /* ---- configuration ------------------------------------------------------------------ */
-
-static void expect_refused(model_config c, const char *field)
-{
-    cb_err err = {{0}};
-    assert_int_equal(model_config_check(&c, &err), -1);
-    if (!strstr(err.msg, field))
-        fail_msg("refusal of %s does not name it: %s", field, err.msg);
-}
 
 static void test_01_config_check(void **state)
 {
@@ -116,21 +73,21 @@ static void test_01_config_check(void **state)
     c.vocab = 50280, c.d_model = 768, c.n_layers = 24, c.dt_rank = 48;
     assert_int_equal(model_config_check(&c, &err), 0);
     c = model_config_mamba1_tiny();
-    c.d_state = 0, expect_refused(c, "d_state"), c = model_config_mamba1_tiny();
-    c.d_state = 1025, expect_refused(c, "d_state"), c = model_config_mamba1_tiny();
-    c.d_conv = 3, expect_refused(c, "d_conv"), c = model_config_mamba1_tiny();
-    c.d_conv = 0, expect_refused(c, "d_conv"), c = model_config_mamba1_tiny();
-    c.expand = 0, expect_refused(c, "expand"), c = model_config_mamba1_tiny();
-    c.dt_rank = 0, expect_refused(c, "dt_rank"), c = model_config_mamba1_tiny();
-    c.dt_rank = 129, expect_refused(c, "dt_rank"), c = model_config_mamba1_tiny();
-    c.vocab = 0, expect_refused(c, "vocab"), c = model_config_mamba1_tiny();
-    c.d_model = -1, expect_refused(c, "d_model"), c = model_config_mamba1_tiny();
-    c.n_layers = 0, expect_refused(c, "n_layers"), c = model_config_mamba1_tiny();
-    c.rms_eps = NAN, expect_refused(c, "rms_eps"), c = model_config_mamba1_tiny();
-    c.tied_embeddings = 2, expect_refused(c, "tied_embeddings"), c = model_config_mamba1_tiny();
-    c.expand = 1 << 16, c.d_model = 1 << 15, expect_refused(c, "expand"),
+    c.d_state = 0, tsup_expect_config_refused(c, "d_state"), c = model_config_mamba1_tiny();
+    c.d_state = 1025, tsup_expect_config_refused(c, "d_state"), c = model_config_mamba1_tiny();
+    c.d_conv = 3, tsup_expect_config_refused(c, "d_conv"), c = model_config_mamba1_tiny();
+    c.d_conv = 0, tsup_expect_config_refused(c, "d_conv"), c = model_config_mamba1_tiny();
+    c.expand = 0, tsup_expect_config_refused(c, "expand"), c = model_config_mamba1_tiny();
+    c.dt_rank = 0, tsup_expect_config_refused(c, "dt_rank"), c = model_config_mamba1_tiny();
+    c.dt_rank = 129, tsup_expect_config_refused(c, "dt_rank"), c = model_config_mamba1_tiny();
+    c.vocab = 0, tsup_expect_config_refused(c, "vocab"), c = model_config_mamba1_tiny();
+    c.d_model = -1, tsup_expect_config_refused(c, "d_model"), c = model_config_mamba1_tiny();
+    c.n_layers = 0, tsup_expect_config_refused(c, "n_layers"), c = model_config_mamba1_tiny();
+    c.rms_eps = NAN, tsup_expect_config_refused(c, "rms_eps"), c = model_config_mamba1_tiny();
+    c.tied_embeddings = 2, tsup_expect_config_refused(c, "tied_embeddings"), c = model_config_mamba1_tiny();
+    c.expand = 1 << 16, c.d_model = 1 << 15, tsup_expect_config_refused(c, "expand"),
     c = model_config_mamba1_tiny();
-    c.d_model = 1 << 15, expect_refused(c, "in_proj"), c = model_config_mamba1_tiny();
+    c.d_model = 1 << 15, tsup_expect_config_refused(c, "in_proj"), c = model_config_mamba1_tiny();
 
     /* The models refuse each other's configs; m1_create refuses a bad
      * max_prefill and leaves the weights the caller's. */
@@ -177,11 +134,11 @@ static void test_02_memory_accounting(void **state)
         /* A prefill grows the kernel scratch: still a sum. */
         pool_part part;
         tsup_live *l = *state;
-        get_part(l, 2, &part);
+        tsup_part_first(l, 2, &part);
         int toks[32];
         float lg[97];
         cb_err err = {{0}};
-        tokens_of(toks, 32, c.vocab, 7);
+        tsup_tokens(toks, 32, c.vocab, 7);
         assert_int_equal(m1_prefill(m, l->p, &part, toks, 32, lg, NULL, &err), 0);
         m1_memory mem2 = m1_memory_use(m);
         assert_true(mem2.scratch > mem.scratch);
@@ -253,7 +210,7 @@ static void test_04_fast_equals_reference(void **state)
         model_config c = variant(v);
         m1_model *m = make_model(&c, SEED + v, 48);
         int n = 41, toks[48];
-        tokens_of(toks, n, c.vocab, v);
+        tsup_tokens(toks, n, c.vocab, v);
         float *ref = malloc((size_t)n * c.vocab * sizeof(float));
         float *all = malloc((size_t)n * c.vocab * sizeof(float));
         float *last = malloc((size_t)c.vocab * sizeof(float));
@@ -263,15 +220,15 @@ static void test_04_fast_equals_reference(void **state)
             fail_msg("reference: %s", err.msg);
         for (int nw = 1; nw <= 2; nw++) {
             pool_part part;
-            get_part(l, nw, &part);
+            tsup_part_first(l, nw, &part);
             if (m1_prefill(m, l->p, &part, toks, n, last, all, &err) != 0)
                 fail_msg("prefill: %s", err.msg);
             assert_int_equal(m->n_pos, n);
             char what[96];
             for (int i = 0; i < n; i++) {
                 snprintf(what, sizeof what, "variant %d, %d workers, position %d", v, nw, i);
-                worst = fmax(worst, check_logits(what, all + (size_t)i * c.vocab,
-                                                 ref + (size_t)i * c.vocab, c.vocab));
+                worst = fmax(worst, tsup_check_logits(what, all + (size_t)i * c.vocab,
+                                                 ref + (size_t)i * c.vocab, c.vocab, LOGIT_TOL));
             }
             assert_memory_equal(last, all + (size_t)(n - 1) * c.vocab, c.vocab * sizeof(float));
             /* Without logits_all: the same last logits. */
@@ -295,11 +252,11 @@ static void test_05_decode_matches_prefill(void **state)
         model_config c = variant(v);
         m1_model *m = make_model(&c, SEED * 3 + v, 64);
         int toks[64];
-        tokens_of(toks, 64, c.vocab, 100 + v);
+        tsup_tokens(toks, 64, c.vocab, 100 + v);
         float a[97], b[97];
         for (int nw = 1; nw <= 2; nw++) {
             pool_part part;
-            get_part(l, nw, &part);
+            tsup_part_first(l, nw, &part);
             for (size_t i = 0; i < sizeof ts / sizeof *ts; i++) {
                 int t = ts[i];
                 if (m1_prefill(m, l->p, &part, toks, t + 1, b, NULL, &err) != 0)
@@ -310,7 +267,7 @@ static void test_05_decode_matches_prefill(void **state)
                 assert_int_equal(m->n_pos, t + 1);
                 char what[96];
                 snprintf(what, sizeof what, "variant %d, %d workers, t = %d", v, nw, t);
-                worst = fmax(worst, check_logits(what, a, b, c.vocab));
+                worst = fmax(worst, tsup_check_logits(what, a, b, c.vocab, LOGIT_TOL));
             }
         }
         m1_free(m);
@@ -329,41 +286,41 @@ static void test_06_chain_and_continued_prefill(void **state)
         model_config c = variant(v);
         m1_model *m = make_model(&c, SEED * 5 + v, 32);
         int n = 50, toks[50];
-        tokens_of(toks, n, c.vocab, 200 + v);
+        tsup_tokens(toks, n, c.vocab, 200 + v);
         float *ref = malloc((size_t)n * c.vocab * sizeof(float));
         float *all = malloc((size_t)32 * c.vocab * sizeof(float));
         float lg[97];
         assert_non_null(ref), assert_non_null(all);
         assert_int_equal(m1_forward_ref(m, toks, n, ref, NULL, &err), 0);
         pool_part part;
-        get_part(l, 2, &part);
+        tsup_part_first(l, 2, &part);
         char what[96];
         /* Decode chain from empty over the first 20 tokens. */
         m1_reset(m);
         for (int t = 0; t < 20; t++) {
             assert_int_equal(m1_decode(m, l->p, &part, toks[t], lg, &err), 0);
             snprintf(what, sizeof what, "variant %d, decode chain at %d", v, t);
-            check_logits(what, lg, ref + (size_t)t * c.vocab, c.vocab);
+            tsup_check_logits(what, lg, ref + (size_t)t * c.vocab, c.vocab, LOGIT_TOL);
         }
         /* Pieces: 9 (prefill), 13 (more), 2 decodes, 26 (more). */
         assert_int_equal(m1_prefill(m, l->p, &part, toks, 9, lg, NULL, &err), 0);
-        check_logits("piece 1", lg, ref + 8 * c.vocab, c.vocab);
+        tsup_check_logits("piece 1", lg, ref + 8 * c.vocab, c.vocab, LOGIT_TOL);
         assert_int_equal(m1_prefill_more(m, l->p, &part, toks + 9, 13, lg, all, &err), 0);
         for (int i = 0; i < 13; i++) {
             snprintf(what, sizeof what, "variant %d, piece 2 position %d", v, 9 + i);
-            check_logits(what, all + (size_t)i * c.vocab, ref + (size_t)(9 + i) * c.vocab,
-                         c.vocab);
+            tsup_check_logits(what, all + (size_t)i * c.vocab, ref + (size_t)(9 + i) * c.vocab,
+                         c.vocab, LOGIT_TOL);
         }
         for (int t = 22; t < 24; t++) {
             assert_int_equal(m1_decode(m, l->p, &part, toks[t], lg, &err), 0);
-            check_logits("decode between pieces", lg, ref + (size_t)t * c.vocab, c.vocab);
+            tsup_check_logits("decode between pieces", lg, ref + (size_t)t * c.vocab, c.vocab, LOGIT_TOL);
         }
         assert_int_equal(m1_prefill_more(m, l->p, &part, toks + 24, 26, lg, all, &err), 0);
         assert_int_equal(m->n_pos, 50);
         for (int i = 0; i < 26; i++) {
             snprintf(what, sizeof what, "variant %d, piece 3 position %d", v, 24 + i);
-            check_logits(what, all + (size_t)i * c.vocab, ref + (size_t)(24 + i) * c.vocab,
-                         c.vocab);
+            tsup_check_logits(what, all + (size_t)i * c.vocab, ref + (size_t)(24 + i) * c.vocab,
+                         c.vocab, LOGIT_TOL);
         }
         free(ref), free(all);
         m1_free(m);
@@ -381,11 +338,11 @@ static void test_07_workers_agree(void **state)
         model_config c = variant(v);
         m1_model *m = make_model(&c, SEED, 40);
         int toks[43];
-        tokens_of(toks, 43, c.vocab, 300);
+        tsup_tokens(toks, 43, c.vocab, 300);
         float a[97], b[97], da[97], db[97];
         pool_part p1, p2;
-        get_part(l, 1, &p1);
-        get_part(l, 2, &p2);
+        tsup_part_first(l, 1, &p1);
+        tsup_part_first(l, 2, &p2);
         assert_int_equal(m1_prefill(m, l->p, &p1, toks, 40, a, NULL, &err), 0);
         for (int t = 40; t < 43; t++)
             assert_int_equal(m1_decode(m, l->p, &p1, toks[t], da, &err), 0);
@@ -411,7 +368,7 @@ static void test_08_activations_in_range(void **state)
             c.n_layers = depths[i];
             m1_model *m = make_model(&c, SEED + 5, 64);
             int toks[64];
-            tokens_of(toks, 64, c.vocab, 400);
+            tsup_tokens(toks, 64, c.vocab, 400);
             double rms[25];
             float *all = malloc((size_t)64 * c.vocab * sizeof(float));
             assert_non_null(all);
@@ -446,10 +403,10 @@ static void test_09_bad_input(void **state)
     model_config c = variant(V_BASE);
     m1_model *m = make_model(&c, SEED, 16);
     pool_part part;
-    get_part(l, 2, &part);
+    tsup_part_first(l, 2, &part);
     float lg[97], want[97];
     int toks[17] = {0};
-    tokens_of(toks, 17, c.vocab, 600);
+    tsup_tokens(toks, 17, c.vocab, 600);
     int bad = toks[3];
     assert_int_equal(m1_prefill(m, l->p, &part, toks, 17, lg, NULL, &err), -1);
     assert_non_null(strstr(err.msg, "prefill of 17"));
@@ -471,7 +428,7 @@ static void test_09_bad_input(void **state)
     assert_int_equal(m1_prefill_more(m, l->p, &part, bad2, 17, lg, NULL, &err), -1);
     assert_int_equal(m->n_pos, 5);
     assert_int_equal(m1_prefill_more(m, l->p, &part, toks + 5, 2, lg, NULL, &err), 0);
-    check_logits("after refusals", lg, want, c.vocab);
+    tsup_check_logits("after refusals", lg, want, c.vocab, LOGIT_TOL);
     assert_int_equal(m1_forward_ref(m, toks, 0, lg, NULL, &err), -1);
     toks[0] = -5;
     assert_int_equal(m1_forward_ref(m, toks, 2, lg, NULL, &err), -1);
@@ -487,9 +444,9 @@ static void test_10_breakdown(void **state)
     model_config c = variant(V_BASE);
     m1_model *m = make_model(&c, SEED, 32);
     pool_part part;
-    get_part(l, 2, &part);
+    tsup_part_first(l, 2, &part);
     int toks[32];
-    tokens_of(toks, 32, c.vocab, 500);
+    tsup_tokens(toks, 32, c.vocab, 500);
     float lg[97];
     assert_int_equal(m1_prefill(m, l->p, &part, toks, 32, lg, NULL, &err), 0);
     for (int k = 0; k < M1_OP_N; k++)

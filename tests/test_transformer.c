@@ -31,6 +31,7 @@
 #include "models/synth.h"
 #include "models/transformer.h"
 #include "tests/support/live_pool.h"
+#include "tests/support/model_check.h"
 
 #define LOGIT_TOL 1e-5
 #define SEED 20261122u
@@ -78,50 +79,7 @@ static tf_model *make_model(const model_config *c, uint64_t seed, int max_prefil
     return m;
 }
 
-static void get_part(tsup_live *l, int n, pool_part *part)
-{
-    cb_err err = {{0}};
-    int size = pool_size(l->p);
-    if (n > size)
-        n = size;
-    if (pool_part_first(l->p, n, part, &err) != 0)
-        fail_msg("pool_part_first: %s", err.msg);
-}
-
-static void tokens_of(int *t, int n, int vocab, uint64_t salt)
-{
-    uint64_t s = 0x9e3779b97f4a7c15ull ^ salt;
-    for (int i = 0; i < n; i++) {
-        s = s * 6364136223846793005ull + 1442695040888963407ull;
-        t[i] = (int)((s >> 33) % (uint64_t)vocab);
-    }
-}
-
-/* Fails unless a (n) matches b (n) within LOGIT_TOL of b's scale. */
-static double check_logits(const char *what, const float *a, const float *b, int n)
-{
-    double mx = 0, worst = 0;
-    for (int i = 0; i < n; i++)
-        mx = fmax(mx, fabs(b[i]));
-    for (int i = 0; i < n; i++) {
-        double diff = fabs((double)a[i] - b[i]);
-        if (!(diff <= LOGIT_TOL * (mx + 1e-3)))
-            fail_msg("%s: logit %d is %.9g, expected %.9g (diff %.3g, scale %.3g)", what, i, a[i],
-                     b[i], diff, mx);
-        worst = fmax(worst, diff / (mx + 1e-3));
-    }
-    return worst;
-}
-
 /* ---- configuration ------------------------------------------------------------------ */
-
-static void expect_refused(model_config c, const char *field)
-{
-    cb_err err = {{0}};
-    assert_int_equal(model_config_check(&c, &err), -1);
-    if (!strstr(err.msg, field))
-        fail_msg("refusal of %s does not name it: %s", field, err.msg);
-}
 
 static void test_01_config_check(void **state)
 {
@@ -131,31 +89,31 @@ static void test_01_config_check(void **state)
         assert_int_equal(model_config_check(&c, &err), 0);
     }
     model_config c = model_config_tiny();
-    c.vocab = 0, expect_refused(c, "vocab"), c = model_config_tiny();
-    c.d_model = -4, expect_refused(c, "d_model"), c = model_config_tiny();
-    c.n_layers = 0, expect_refused(c, "n_layers"), c = model_config_tiny();
-    c.n_heads = 0, expect_refused(c, "n_heads"), c = model_config_tiny();
-    c.n_kv_heads = 3, expect_refused(c, "n_kv_heads"), c = model_config_tiny();
-    c.n_kv_heads = 0, expect_refused(c, "n_kv_heads"), c = model_config_tiny();
-    c.head_dim = 15, expect_refused(c, "head_dim"), c = model_config_tiny();
-    c.head_dim = 2048, expect_refused(c, "head_dim"), c = model_config_tiny();
-    c.ffn_dim = 0, expect_refused(c, "ffn_dim"), c = model_config_tiny();
-    c.rms_eps = 0, expect_refused(c, "rms_eps"), c = model_config_tiny();
-    c.rms_eps = NAN, expect_refused(c, "rms_eps"), c = model_config_tiny();
-    c.rope_theta = 1, expect_refused(c, "rope_theta"), c = model_config_tiny();
-    c.rope_theta = INFINITY, expect_refused(c, "rope_theta"), c = model_config_tiny();
-    c.rope_llama3 = 2, expect_refused(c, "rope_llama3"), c = model_config_tiny();
-    c.rope_llama3 = 1, c.rope_factor = 0.5, expect_refused(c, "rope_factor"),
+    c.vocab = 0, tsup_expect_config_refused(c, "vocab"), c = model_config_tiny();
+    c.d_model = -4, tsup_expect_config_refused(c, "d_model"), c = model_config_tiny();
+    c.n_layers = 0, tsup_expect_config_refused(c, "n_layers"), c = model_config_tiny();
+    c.n_heads = 0, tsup_expect_config_refused(c, "n_heads"), c = model_config_tiny();
+    c.n_kv_heads = 3, tsup_expect_config_refused(c, "n_kv_heads"), c = model_config_tiny();
+    c.n_kv_heads = 0, tsup_expect_config_refused(c, "n_kv_heads"), c = model_config_tiny();
+    c.head_dim = 15, tsup_expect_config_refused(c, "head_dim"), c = model_config_tiny();
+    c.head_dim = 2048, tsup_expect_config_refused(c, "head_dim"), c = model_config_tiny();
+    c.ffn_dim = 0, tsup_expect_config_refused(c, "ffn_dim"), c = model_config_tiny();
+    c.rms_eps = 0, tsup_expect_config_refused(c, "rms_eps"), c = model_config_tiny();
+    c.rms_eps = NAN, tsup_expect_config_refused(c, "rms_eps"), c = model_config_tiny();
+    c.rope_theta = 1, tsup_expect_config_refused(c, "rope_theta"), c = model_config_tiny();
+    c.rope_theta = INFINITY, tsup_expect_config_refused(c, "rope_theta"), c = model_config_tiny();
+    c.rope_llama3 = 2, tsup_expect_config_refused(c, "rope_llama3"), c = model_config_tiny();
+    c.rope_llama3 = 1, c.rope_factor = 0.5, tsup_expect_config_refused(c, "rope_factor"),
     c = model_config_tiny();
-    c.rope_llama3 = 1, c.rope_high_freq_factor = 1, expect_refused(c, "rope_high_freq_factor"),
+    c.rope_llama3 = 1, c.rope_high_freq_factor = 1, tsup_expect_config_refused(c, "rope_high_freq_factor"),
     c = model_config_tiny();
-    c.rope_llama3 = 1, c.rope_original_max_pos = 0, expect_refused(c, "rope_original_max_pos"),
+    c.rope_llama3 = 1, c.rope_original_max_pos = 0, tsup_expect_config_refused(c, "rope_original_max_pos"),
     c = model_config_tiny();
-    c.qkv_bias = -1, expect_refused(c, "qkv_bias"), c = model_config_tiny();
-    c.tied_embeddings = 7, expect_refused(c, "tied_embeddings"), c = model_config_tiny();
-    c.max_context = 0, expect_refused(c, "max_context"), c = model_config_tiny();
-    c.vocab = 1 << 20, c.d_model = 1 << 12, expect_refused(c, "vocab"), c = model_config_tiny();
-    c.arch = (model_arch)9, expect_refused(c, "arch");
+    c.qkv_bias = -1, tsup_expect_config_refused(c, "qkv_bias"), c = model_config_tiny();
+    c.tied_embeddings = 7, tsup_expect_config_refused(c, "tied_embeddings"), c = model_config_tiny();
+    c.max_context = 0, tsup_expect_config_refused(c, "max_context"), c = model_config_tiny();
+    c.vocab = 1 << 20, c.d_model = 1 << 12, tsup_expect_config_refused(c, "vocab"), c = model_config_tiny();
+    c.arch = (model_arch)9, tsup_expect_config_refused(c, "arch");
 
     /* tf_create refuses the same configs, and a bad max_prefill. */
     tf_model *m = NULL;
@@ -253,7 +211,7 @@ static void test_04_fast_equals_reference(void **state)
         model_config c = variant(v);
         tf_model *m = make_model(&c, SEED + v, 48);
         int n = 41, toks[48];
-        tokens_of(toks, n, c.vocab, v);
+        tsup_tokens(toks, n, c.vocab, v);
         float *ref = malloc((size_t)n * c.vocab * sizeof(float));
         float *all = malloc((size_t)n * c.vocab * sizeof(float));
         float *last = malloc((size_t)c.vocab * sizeof(float));
@@ -262,15 +220,15 @@ static void test_04_fast_equals_reference(void **state)
             fail_msg("reference: %s", err.msg);
         for (int nw = 1; nw <= 2; nw++) {
             pool_part part;
-            get_part(l, nw, &part);
+            tsup_part_first(l, nw, &part);
             if (tf_prefill(m, l->p, &part, toks, n, last, all, &err) != 0)
                 fail_msg("prefill: %s", err.msg);
             assert_int_equal(m->n_pos, n);
             char what[96];
             for (int i = 0; i < n; i++) {
                 snprintf(what, sizeof what, "variant %d, %d workers, position %d", v, nw, i);
-                worst = fmax(worst, check_logits(what, all + (size_t)i * c.vocab,
-                                                 ref + (size_t)i * c.vocab, c.vocab));
+                worst = fmax(worst, tsup_check_logits(what, all + (size_t)i * c.vocab,
+                                                 ref + (size_t)i * c.vocab, c.vocab, LOGIT_TOL));
             }
             assert_memory_equal(last, all + (size_t)(n - 1) * c.vocab, c.vocab * sizeof(float));
             /* Without logits_all: the same last logits. */
@@ -296,11 +254,11 @@ static void test_05_decode_matches_prefill(void **state)
         model_config c = variant(v);
         tf_model *m = make_model(&c, SEED * 3 + v, c.max_context);
         int toks[64];
-        tokens_of(toks, 64, c.vocab, 100 + v);
+        tsup_tokens(toks, 64, c.vocab, 100 + v);
         float *a = malloc((size_t)c.vocab * sizeof(float)), *b = malloc((size_t)c.vocab * sizeof(float));
         for (int nw = 1; nw <= 2; nw++) {
             pool_part part;
-            get_part(l, nw, &part);
+            tsup_part_first(l, nw, &part);
             for (size_t i = 0; i < sizeof ts / sizeof *ts; i++) {
                 int t = ts[i];
                 if (tf_prefill(m, l->p, &part, toks, t + 1, b, NULL, &err) != 0)
@@ -311,7 +269,7 @@ static void test_05_decode_matches_prefill(void **state)
                 assert_int_equal(m->n_pos, t + 1);
                 char what[96];
                 snprintf(what, sizeof what, "variant %d, %d workers, t = %d", v, nw, t);
-                worst = fmax(worst, check_logits(what, a, b, c.vocab));
+                worst = fmax(worst, tsup_check_logits(what, a, b, c.vocab, LOGIT_TOL));
             }
         }
         free(a), free(b);
@@ -330,11 +288,11 @@ static void test_06_decode_chain_and_rewind(void **state)
         model_config c = variant(v);
         tf_model *m = make_model(&c, SEED + 11 * v, c.max_context);
         int n = c.max_context, p0 = 5, toks[64];
-        tokens_of(toks, n, c.vocab, 200 + v);
+        tsup_tokens(toks, n, c.vocab, 200 + v);
         float *all = malloc((size_t)n * c.vocab * sizeof(float));
         float *lg = malloc((size_t)c.vocab * sizeof(float)), *lg2 = malloc((size_t)c.vocab * sizeof(float));
         pool_part part;
-        get_part(l, 2, &part);
+        tsup_part_first(l, 2, &part);
         assert_int_equal(tf_prefill(m, l->p, &part, toks, n, lg, all, &err), 0);
         assert_int_equal(tf_prefill(m, l->p, &part, toks, p0, lg, NULL, &err), 0);
         for (int t = p0; t < n; t++) {
@@ -342,7 +300,7 @@ static void test_06_decode_chain_and_rewind(void **state)
                 fail_msg("decode at %d: %s", t, err.msg);
             char what[64];
             snprintf(what, sizeof what, "variant %d, chain position %d", v, t);
-            check_logits(what, lg, all + (size_t)t * c.vocab, c.vocab);
+            tsup_check_logits(what, lg, all + (size_t)t * c.vocab, c.vocab, LOGIT_TOL);
             if (t == 20)
                 memcpy(lg2, lg, c.vocab * sizeof(float));
         }
@@ -350,10 +308,10 @@ static void test_06_decode_chain_and_rewind(void **state)
         assert_int_equal(tf_decode(m, l->p, &part, toks[0], n, lg, &err), -1);
         assert_non_null(strstr(err.msg, "position"));
         /* Rewind to 20 (dropping 21..n-1), with 1 worker: same logits as before. */
-        get_part(l, 1, &part);
+        tsup_part_first(l, 1, &part);
         assert_int_equal(tf_decode(m, l->p, &part, toks[20], 20, lg, &err), 0);
         assert_int_equal(m->n_pos, 21);
-        check_logits("rewind", lg, lg2, c.vocab);
+        tsup_check_logits("rewind", lg, lg2, c.vocab, LOGIT_TOL);
         /* Skipping ahead of the cache is refused. */
         assert_int_equal(tf_decode(m, l->p, &part, toks[0], 23, lg, &err), -1);
         free(all), free(lg), free(lg2);
@@ -370,17 +328,17 @@ static void test_07_workers_agree(void **state)
     model_config c = variant(V_BASE);
     tf_model *m = make_model(&c, SEED, 40);
     int toks[41];
-    tokens_of(toks, 41, c.vocab, 300);
+    tsup_tokens(toks, 41, c.vocab, 300);
     float a[97], b[97], da[97], db[97];
     pool_part p1, p2;
-    get_part(l, 1, &p1);
-    get_part(l, 2, &p2);
+    tsup_part_first(l, 1, &p1);
+    tsup_part_first(l, 2, &p2);
     assert_int_equal(tf_prefill(m, l->p, &p1, toks, 40, a, NULL, &err), 0);
     assert_int_equal(tf_decode(m, l->p, &p1, toks[40], 40, da, &err), 0);
     assert_int_equal(tf_prefill(m, l->p, &p2, toks, 40, b, NULL, &err), 0);
     assert_int_equal(tf_decode(m, l->p, &p2, toks[40], 40, db, &err), 0);
     assert_memory_equal(a, b, sizeof a);
-    check_logits("decode 1 vs 2 workers", db, da, c.vocab);
+    tsup_check_logits("decode 1 vs 2 workers", db, da, c.vocab, LOGIT_TOL);
     tf_free(m);
 }
 
@@ -395,7 +353,7 @@ static void test_08_activations_in_range(void **state)
         c.n_layers = depths[i];
         tf_model *m = make_model(&c, SEED + 5, 32);
         int toks[32];
-        tokens_of(toks, 32, c.vocab, 400);
+        tsup_tokens(toks, 32, c.vocab, 400);
         double rms[13];
         float *all = malloc((size_t)32 * c.vocab * sizeof(float));
         assert_int_equal(tf_forward_ref(m, toks, 32, all, rms, &err), 0);
@@ -424,7 +382,7 @@ static void test_09_bad_input(void **state)
     model_config c = variant(V_BASE);
     tf_model *m = make_model(&c, SEED, 16);
     pool_part part;
-    get_part(l, 2, &part);
+    tsup_part_first(l, 2, &part);
     float lg[97];
     int toks[17] = {0};
     assert_int_equal(tf_prefill(m, l->p, &part, toks, 17, lg, NULL, &err), -1);
@@ -454,9 +412,9 @@ static void test_10_breakdown(void **state)
     model_config c = variant(V_BASE);
     tf_model *m = make_model(&c, SEED, 32);
     pool_part part;
-    get_part(l, 2, &part);
+    tsup_part_first(l, 2, &part);
     int toks[32];
-    tokens_of(toks, 32, c.vocab, 500);
+    tsup_tokens(toks, 32, c.vocab, 500);
     float lg[97];
     assert_int_equal(tf_prefill(m, l->p, &part, toks, 32, lg, NULL, &err), 0);
     for (int k = 0; k < TF_OP_N; k++)
@@ -557,7 +515,7 @@ static void test_12_multi_block_context(void **state)
     c.max_context = 200;
     tf_model *m = make_model(&c, SEED + 77, 200);
     int toks[200];
-    tokens_of(toks, 200, c.vocab, 600);
+    tsup_tokens(toks, 200, c.vocab, 600);
     int n = 150;
     float *ref = malloc((size_t)n * c.vocab * sizeof(float));
     float *all = malloc((size_t)n * c.vocab * sizeof(float));
@@ -566,19 +524,19 @@ static void test_12_multi_block_context(void **state)
     static const int ts[] = {63, 64, 65, 128, 149};
     for (int nw = 1; nw <= 2; nw++) {
         pool_part part;
-        get_part(l, nw, &part);
+        tsup_part_first(l, nw, &part);
         assert_int_equal(tf_prefill(m, l->p, &part, toks, n, a, all, &err), 0);
         char what[96];
         for (int i = 0; i < n; i += 7) {
             snprintf(what, sizeof what, "%d workers, prefill position %d", nw, i);
-            check_logits(what, all + (size_t)i * c.vocab, ref + (size_t)i * c.vocab, c.vocab);
+            tsup_check_logits(what, all + (size_t)i * c.vocab, ref + (size_t)i * c.vocab, c.vocab, LOGIT_TOL);
         }
         for (size_t i = 0; i < sizeof ts / sizeof *ts; i++) {
             int t = ts[i];
             assert_int_equal(tf_prefill(m, l->p, &part, toks, t, a, NULL, &err), 0);
             assert_int_equal(tf_decode(m, l->p, &part, toks[t], t, a, &err), 0);
             snprintf(what, sizeof what, "%d workers, decode at %d", nw, t);
-            check_logits(what, a, ref + (size_t)t * c.vocab, c.vocab);
+            tsup_check_logits(what, a, ref + (size_t)t * c.vocab, c.vocab, LOGIT_TOL);
         }
     }
     free(ref), free(all), free(a);
