@@ -1,5 +1,5 @@
 /* models/safetensors.c — the .safetensors reader, sharded sets, f16/bf16
- * conversion and the test writer (see safetensors.h).
+ * conversion (through operators/lowp.h) and the test writer (see safetensors.h).
  *
  * Layout of a file: 8 bytes little-endian header length H, H bytes of JSON
  * (an object: tensor name -> {"dtype", "shape", "data_offsets": [begin, end]},
@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "operators/lowp.h"
 #include "util/text.h"
 
 struct st_file {
@@ -567,71 +568,6 @@ const st_tensor *st_expect(const st_set *s, const char *name, st_dtype dtype,
 
 /* ---- conversion ---------------------------------------------------------------- */
 
-static float f32_from_bits(uint32_t u)
-{
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
-
-static uint32_t bits_from_f32(float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    return u;
-}
-
-float st_f16_to_f32(uint16_t h)
-{
-    uint32_t sign = (uint32_t)(h >> 15) << 31, exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
-    if (exp == 0x1f) /* inf or NaN: keep the payload */
-        return f32_from_bits(sign | 0x7f800000u | (mant << 13));
-    if (exp != 0)
-        return f32_from_bits(sign | ((exp + 112) << 23) | (mant << 13));
-    if (mant == 0)
-        return f32_from_bits(sign);
-    /* Subnormal: mant x 2^-24, renormalised. */
-    int e = 113;
-    while (!(mant & 0x400)) {
-        mant <<= 1;
-        e--;
-    }
-    return f32_from_bits(sign | ((uint32_t)e << 23) | ((mant & 0x3ff) << 13));
-}
-
-float st_bf16_to_f32(uint16_t b)
-{
-    return f32_from_bits((uint32_t)b << 16);
-}
-
-uint16_t st_f32_to_bf16(float f)
-{
-    uint32_t u = bits_from_f32(f);
-    if ((u & 0x7fffffffu) > 0x7f800000u) /* NaN: stay NaN */
-        return (uint16_t)((u >> 16) | 0x40);
-    u += 0x7fff + ((u >> 16) & 1);
-    return (uint16_t)(u >> 16);
-}
-
-uint16_t st_f32_to_f16(float f)
-{
-    uint32_t u = bits_from_f32(f);
-    uint16_t sign = (uint16_t)((u >> 16) & 0x8000);
-    float a = fabsf(f);
-    if (isnan(f))
-        return sign | 0x7e00;
-    if (a >= 65520.0f) /* rounds to infinity */
-        return sign | 0x7c00;
-    if (a < 6.103515625e-05f) /* subnormal range: multiples of 2^-24 */
-        return sign | (uint16_t)lrintf(a * 16777216.0f);
-    uint32_t exp = ((u >> 23) & 0xff) - 112, mant = u & 0x7fffff;
-    uint32_t h = (exp << 10) | (mant >> 13);
-    uint32_t rest = mant & 0x1fff;
-    if (rest > 0x1000 || (rest == 0x1000 && (h & 1)))
-        h++; /* a carry into the exponent is still correct */
-    return sign | (uint16_t)h;
-}
-
 int st_to_f32(const st_tensor *t, float *out, size_t n, cb_err *err)
 {
     if (n != t->nelems)
@@ -646,7 +582,7 @@ int st_to_f32(const st_tensor *t, float *out, size_t n, cb_err *err)
     case ST_BF16:
         for (size_t i = 0; i < n; i++) {
             uint16_t h = (uint16_t)(p[2 * i] | (p[2 * i + 1] << 8));
-            out[i] = t->dtype == ST_F16 ? st_f16_to_f32(h) : st_bf16_to_f32(h);
+            out[i] = t->dtype == ST_F16 ? op_f16_to_f32(h) : op_bf16_to_f32(h);
         }
         return 0;
     default:

@@ -109,13 +109,8 @@ const st_tensor *st_expect(const st_set *s, const char *name, st_dtype dtype,
 
 /* ---- data -------------------------------------------------------------- */
 
-/* Exact conversions of one IEEE half / bfloat16 bit pattern (subnormals,
- * infinities and NaNs included; NaN payloads kept). */
-float st_f16_to_f32(uint16_t h);
-float st_bf16_to_f32(uint16_t b);
-/* Round-to-nearest-even conversions back, for writing test checkpoints. */
-uint16_t st_f32_to_f16(float f);
-uint16_t st_f32_to_bf16(float f);
+/* (Conversions of single f16 / bf16 values: op_f16_to_f32 and friends in
+ * operators/lowp.h.) */
 
 /* Converts the whole of t (F32, F16 or BF16) into out, which holds n floats;
  * n must equal t->nelems.  Returns 0, or -1 with err naming the file and

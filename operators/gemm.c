@@ -1,4 +1,6 @@
-/* operators/gemm.c — fp32 GEMV and GEMM: references, fast slices, cost model (see gemm.h).
+/* operators/gemm.c — fp32 GEMV and GEMM: references, fast slices, cost model (see gemm.h);
+ * also op_gemm_w_part (lowp.h), the same GEMM with A stored as bf16 or f16 and
+ * converted while its panels are packed.
  *
  * GEMM follows the Goto/BLIS loop nest over one worker's rows:
  *
@@ -16,6 +18,7 @@
  * Never: allocate (scratch comes from the caller), do I/O, touch rows outside
  * the worker's slice. */
 #include "operators/gemm.h"
+#include "operators/lowp.h"
 #include "operators/vmath.h"
 
 #include <math.h>
@@ -404,14 +407,23 @@ static void pack_b(const float *B, size_t ldb, int kc, int nc, float *restrict o
     }
 }
 
-/* Packs A[0..mc, 0..kc) (row stride lda) into ceil(mc/MR) panels of (kc, MR),
- * zero-padding the last panel's missing rows. */
-static void pack_a(const float *A, size_t lda, int mc, int kc, float *restrict out)
+/* Packs A[0..mc, 0..kc) (row stride lda elements, stored as t) into
+ * ceil(mc/MR) panels of (kc, MR), zero-padding the last panel's missing rows.
+ * A 16-bit row segment is first widened into a small buffer (op_w_to_f32,
+ * vectorised), then scattered like an fp32 row; fp32 rows are read in place. */
+static void pack_a(const void *A, op_wtype t, size_t lda, int mc, int kc, float *restrict out)
 {
+    size_t es = t == OP_W_F32 ? sizeof(float) : op_wtype_size(t);
+    _Alignas(64) float row[KC];
     for (int i0 = 0; i0 < mc; i0 += MR, out += (size_t)kc * MR) {
         int h = imin(MR, mc - i0);
         for (int r = 0; r < h; r++) {
-            const float *src = A + (size_t)(i0 + r) * lda;
+            const void *at = (const char *)A + (size_t)(i0 + r) * lda * es;
+            const float *src = at;
+            if (t != OP_W_F32) {
+                op_w_to_f32(at, t, row, (size_t)kc);
+                src = row;
+            }
             for (int p = 0; p < kc; p++)
                 out[(size_t)p * MR + r] = src[p];
         }
@@ -453,10 +465,12 @@ size_t op_gemm_scratch_bytes(int m, int n, int k, int n_workers)
     return (size_t)n_workers * scratch_floats(m, n, k) * sizeof(float) + 64;
 }
 
-/* C[lo..hi) = A[lo..hi) B through the blocked loop nest; bp, ap: packing space. */
-static void gemm_rows(const float *A, const float *B, float *C, int n, int k, int lo, int hi,
-                      float *bp, float *ap)
+/* C[lo..hi) = A[lo..hi) B through the blocked loop nest, A stored as t;
+ * bp, ap: packing space. */
+static void gemm_rows(const void *A, op_wtype t, const float *B, float *C, int n, int k, int lo,
+                      int hi, float *bp, float *ap)
 {
+    size_t es = t == OP_W_F32 ? sizeof(float) : op_wtype_size(t);
     for (int jc = 0; jc < n; jc += NC) {
         int nc = imin(NC, n - jc);
         for (int pc = 0; pc < k; pc += KC) {
@@ -464,7 +478,7 @@ static void gemm_rows(const float *A, const float *B, float *C, int n, int k, in
             pack_b(B + (size_t)pc * n + jc, (size_t)n, kc, nc, bp);
             for (int ic = lo; ic < hi; ic += MC) {
                 int mc = imin(MC, hi - ic);
-                pack_a(A + (size_t)ic * k + pc, (size_t)k, mc, kc, ap);
+                pack_a((const char *)A + ((size_t)ic * k + pc) * es, t, (size_t)k, mc, kc, ap);
                 for (int jr = 0; jr < nc; jr += NR)
                     for (int ir = 0; ir < mc; ir += MR)
                         gemm_tile_edge(kc, ap + (size_t)ir * kc, bp + (size_t)jr * kc,
@@ -487,8 +501,10 @@ int op_gemm_part_rows(float *C, int m, int n, int k, int worker, int n_workers, 
     return 1;
 }
 
-void op_gemm_part(const float *A, const float *B, float *C, int m, int n, int k, void *scratch,
-                  int worker, int n_workers)
+/* The shared body of op_gemm_part and op_gemm_w_part: this worker's rows,
+ * its region of scratch, the loop nest. */
+static void gemm_part_typed(const void *A, op_wtype t, const float *B, float *C, int m, int n,
+                            int k, void *scratch, int worker, int n_workers)
 {
     int lo, hi;
     if (!op_gemm_part_rows(C, m, n, k, worker, n_workers, &lo, &hi))
@@ -496,7 +512,22 @@ void op_gemm_part(const float *A, const float *B, float *C, int m, int n, int k,
     uintptr_t base = ((uintptr_t)scratch + 63) & ~(uintptr_t)63;
     float *mine = (float *)base + (size_t)worker * scratch_floats(m, n, k);
     size_t kc = (size_t)imin(KC, k), nc = (size_t)round_up(imin(NC, n), NR);
-    gemm_rows(A, B, C, n, k, lo, hi, mine, mine + kc * nc);
+    gemm_rows(A, t, B, C, n, k, lo, hi, mine, mine + kc * nc);
+}
+
+void op_gemm_part(const float *A, const float *B, float *C, int m, int n, int k, void *scratch,
+                  int worker, int n_workers)
+{
+    gemm_part_typed(A, OP_W_F32, B, C, m, n, k, scratch, worker, n_workers);
+}
+
+/* Declared in lowp.h: A converted while its panels are packed. */
+void op_gemm_w_part(const void *A, op_wtype t, const float *B, float *C, int m, int n, int k,
+                    void *scratch, int worker, int n_workers)
+{
+    if (t != OP_W_BF16 && t != OP_W_F16)
+        t = OP_W_F32;
+    gemm_part_typed(A, t, B, C, m, n, k, scratch, worker, n_workers);
 }
 
 /* ---- cost model ------------------------------------------------------------------------------ */

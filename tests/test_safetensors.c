@@ -1,6 +1,7 @@
-/* tests/test_safetensors.c — models/safetensors.c: conversions on hand-made
- * bit patterns, st_write round trips, sharded sets, and every malformed file
- * the reader must refuse (each refusal must name the file and the tensor).
+/* tests/test_safetensors.c — models/safetensors.c: the f16 / bf16 conversions
+ * it uses (operators/lowp.h) on hand-made bit patterns, st_write round trips,
+ * sharded sets, and every malformed file the reader must refuse (each refusal
+ * must name the file and the tensor).
  *
  * Files go to a fresh mkdtemp folder removed at the end.  Malformed files are
  * built byte by byte with write_raw(), never through st_write.
@@ -19,6 +20,7 @@
 #include <unistd.h>
 
 #include "models/safetensors.h"
+#include "operators/lowp.h"
 
 static char tmpdir[] = "/tmp/ctxbench-st-XXXXXX";
 
@@ -134,26 +136,26 @@ static void test_02_f16_bit_patterns(void **state)
         {0x7c01, 0x7f802000}, /* signalling NaN, payload kept */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        uint32_t got = bits(st_f16_to_f32(cases[i].h));
+        uint32_t got = bits(op_f16_to_f32(cases[i].h));
         if (got != cases[i].f)
             fail_msg("f16 0x%04x -> 0x%08x, want 0x%08x", cases[i].h, got, cases[i].f);
     }
-    assert_true(isnan(st_f16_to_f32(0xfe00)));
-    assert_true(st_f16_to_f32(0x0001) == ldexpf(1, -24));
+    assert_true(isnan(op_f16_to_f32(0xfe00)));
+    assert_true(op_f16_to_f32(0x0001) == ldexpf(1, -24));
 }
 
 static void test_03_bf16_bit_patterns(void **state)
 {
-    assert_true(st_bf16_to_f32(0x3f80) == 1.0f);
-    assert_true(st_bf16_to_f32(0x4049) == 3.140625f);
-    assert_true(st_bf16_to_f32(0xbf80) == -1.0f);
-    assert_true(st_bf16_to_f32(0x0001) == ldexpf(1, -133)); /* smallest subnormal */
-    assert_true(st_bf16_to_f32(0x007f) == 127 * ldexpf(1, -133));
-    assert_int_equal(bits(st_bf16_to_f32(0x8000)), 0x80000000u);
-    assert_true(isinf(st_bf16_to_f32(0x7f80)) && st_bf16_to_f32(0x7f80) > 0);
-    assert_true(isinf(st_bf16_to_f32(0xff80)) && st_bf16_to_f32(0xff80) < 0);
-    assert_true(isnan(st_bf16_to_f32(0x7fc0)));
-    assert_int_equal(bits(st_bf16_to_f32(0x7f81)), 0x7f810000u);
+    assert_true(op_bf16_to_f32(0x3f80) == 1.0f);
+    assert_true(op_bf16_to_f32(0x4049) == 3.140625f);
+    assert_true(op_bf16_to_f32(0xbf80) == -1.0f);
+    assert_true(op_bf16_to_f32(0x0001) == ldexpf(1, -133)); /* smallest subnormal */
+    assert_true(op_bf16_to_f32(0x007f) == 127 * ldexpf(1, -133));
+    assert_int_equal(bits(op_bf16_to_f32(0x8000)), 0x80000000u);
+    assert_true(isinf(op_bf16_to_f32(0x7f80)) && op_bf16_to_f32(0x7f80) > 0);
+    assert_true(isinf(op_bf16_to_f32(0xff80)) && op_bf16_to_f32(0xff80) < 0);
+    assert_true(isnan(op_bf16_to_f32(0x7fc0)));
+    assert_int_equal(bits(op_bf16_to_f32(0x7f81)), 0x7f810000u);
 }
 
 static void test_04_f32_to_half_rounding_and_all_patterns(void **state)
@@ -162,25 +164,25 @@ static void test_04_f32_to_half_rounding_and_all_patterns(void **state)
     for (uint32_t h = 0; h < 0x10000; h++) {
         if ((h & 0x7c00) == 0x7c00 && (h & 0x3ff))
             continue;
-        if (st_f32_to_f16(st_f16_to_f32((uint16_t)h)) != h)
+        if (op_f32_to_f16(op_f16_to_f32((uint16_t)h)) != h)
             fail_msg("f16 0x%04x does not round-trip", h);
         if (((h & 0x7f80) != 0x7f80 || !(h & 0x7f)) &&
-            st_f32_to_bf16(st_bf16_to_f32((uint16_t)h)) != h)
+            op_f32_to_bf16(op_bf16_to_f32((uint16_t)h)) != h)
             fail_msg("bf16 0x%04x does not round-trip", h);
     }
     /* Ties go to even; overflow goes to infinity. */
-    assert_int_equal(st_f32_to_f16(1.0f + ldexpf(1, -11)), 0x3c00);
-    assert_int_equal(st_f32_to_f16(1.0f + 3 * ldexpf(1, -11)), 0x3c02);
-    assert_int_equal(st_f32_to_f16(65519.0f), 0x7bff);
-    assert_int_equal(st_f32_to_f16(65520.0f), 0x7c00);
-    assert_int_equal(st_f32_to_f16(-1e9f), 0xfc00);
-    assert_int_equal(st_f32_to_f16(ldexpf(1, -25)), 0x0000);     /* tie to even: 0 */
-    assert_int_equal(st_f32_to_f16(3 * ldexpf(1, -25)), 0x0002); /* tie to even: 2 */
-    assert_int_equal(st_f32_to_f16(ldexpf(1, -14) - ldexpf(1, -26)), 0x0400); /* rounds up */
-    assert_int_equal(st_f32_to_bf16(1.0f + ldexpf(1, -8)), 0x3f80);
-    assert_int_equal(st_f32_to_bf16(1.0f + 3 * ldexpf(1, -8)), 0x3f82);
-    assert_true(isnan(st_f16_to_f32(st_f32_to_f16(NAN))));
-    assert_true(isnan(st_bf16_to_f32(st_f32_to_bf16(NAN))));
+    assert_int_equal(op_f32_to_f16(1.0f + ldexpf(1, -11)), 0x3c00);
+    assert_int_equal(op_f32_to_f16(1.0f + 3 * ldexpf(1, -11)), 0x3c02);
+    assert_int_equal(op_f32_to_f16(65519.0f), 0x7bff);
+    assert_int_equal(op_f32_to_f16(65520.0f), 0x7c00);
+    assert_int_equal(op_f32_to_f16(-1e9f), 0xfc00);
+    assert_int_equal(op_f32_to_f16(ldexpf(1, -25)), 0x0000);     /* tie to even: 0 */
+    assert_int_equal(op_f32_to_f16(3 * ldexpf(1, -25)), 0x0002); /* tie to even: 2 */
+    assert_int_equal(op_f32_to_f16(ldexpf(1, -14) - ldexpf(1, -26)), 0x0400); /* rounds up */
+    assert_int_equal(op_f32_to_bf16(1.0f + ldexpf(1, -8)), 0x3f80);
+    assert_int_equal(op_f32_to_bf16(1.0f + 3 * ldexpf(1, -8)), 0x3f82);
+    assert_true(isnan(op_f16_to_f32(op_f32_to_f16(NAN))));
+    assert_true(isnan(op_bf16_to_f32(op_f32_to_bf16(NAN))));
 }
 
 /* ---- round trips -------------------------------------------------------------- */
@@ -195,8 +197,8 @@ static void write_sample(const char *path, const char *prefix)
     static const int64_t i64[2] = {7, -7};
     static const float scalar = 42.0f;
     for (int i = 0; i < 6; i++) {
-        h[i] = st_f32_to_f16(vals[i]);
-        b[i] = st_f32_to_bf16(vals[i]);
+        h[i] = op_f32_to_f16(vals[i]);
+        b[i] = op_f32_to_bf16(vals[i]);
     }
     char names[6][64];
     const char *sfx[6] = {"f32", "f16", "bf16", "scalar", "empty", "i64"};
