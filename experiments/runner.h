@@ -50,6 +50,27 @@ typedef struct exp_env {
     pool *pool;
 } exp_env;
 
+/* What a case reports besides its timing, stored with its measurement. */
+#define EXP_MAX_EXTRAS 32
+
+typedef struct exp_breakdown_item {
+    const char *op_class;  /* e.g. "gemm", "ssm_scan" (static) */
+    double seconds;        /* per repetition */
+} exp_breakdown_item;
+
+typedef struct exp_metric_item {
+    const char *name;      /* e.g. "mem_kv_cache_bytes" (static) */
+    double value;
+    const char *unit;      /* e.g. "bytes", "tok/s" (static) */
+} exp_metric_item;
+
+typedef struct exp_extras {
+    int n_breakdown;
+    exp_breakdown_item breakdown[EXP_MAX_EXTRAS];
+    int n_metrics;
+    exp_metric_item metrics[EXP_MAX_EXTRAS];
+} exp_extras;
+
 /* A prepared, verified case: ready to time. */
 typedef struct exp_case {
     const char *subject;       /* operator or model, e.g. "gemm" (static) */
@@ -61,6 +82,11 @@ typedef struct exp_case {
     void (*cleanup)(void *ctx);
     double flops, bytes, state_bytes; /* per repetition; < 0 when not applicable */
     const char *probe_kind;    /* non-NULL: the case is a roofline probe, e.g. "triad_gbps" */
+    /* Optional: called once after the timed loop with the measured result
+     * (before cleanup) to fill what the case reports besides time: a
+     * per-op-class breakdown per repetition and named metrics (memory
+     * split, throughput).  Returns 0, or -1 with err (the point fails). */
+    int (*extras)(void *ctx, const meas_result *res, exp_extras *out, cb_err *err);
 } exp_case;
 
 typedef struct exp_runner exp_runner;

@@ -11,26 +11,36 @@
 
 #include "operators/elementwise.h"
 #include "operators/gemm.h"
+#include "operators/lowp.h"
 #include "util/clock.h"
 
-int mx_step(int timing, double *sec, long *runs, int cls, pool *p, const pool_part *part,
-            pool_fn fn, void *ctx, cb_err *err)
+const char *mx_op_class_name(mx_op_class c)
 {
-    int64_t t0 = timing ? cb_now_ns() : 0;
+    static const char *const names[MX_OP_N] = {"gemm", "attention",   "ssm_scan", "conv",
+                                               "norm", "elementwise", "other"};
+    return (unsigned)c < MX_OP_N ? names[c] : "?";
+}
+
+int mx_step(mx_breakdown *bd, mx_op_class cls, pool *p, const pool_part *part, pool_fn fn,
+            void *ctx, cb_err *err)
+{
+    int64_t t0 = mx_start(bd);
     int rc = 0;
     if (part)
         rc = pool_run(p, part, fn, ctx, err);
     else
         fn(ctx, 0, 1);
-    mx_account(timing, sec, runs, cls, t0);
+    mx_account(bd, cls, t0);
     return rc;
 }
 
-void mx_account(int timing, double *sec, long *runs, int cls, int64_t t0)
+int64_t mx_start(const mx_breakdown *bd) { return bd ? cb_now_ns() : 0; }
+
+void mx_account(mx_breakdown *bd, mx_op_class cls, int64_t t0)
 {
-    if (timing) {
-        sec[cls] += (double)(cb_now_ns() - t0) * 1e-9;
-        runs[cls]++;
+    if (bd) {
+        bd->sec[cls] += (double)(cb_now_ns() - t0) * 1e-9;
+        bd->runs[cls]++;
     }
 }
 
@@ -47,10 +57,23 @@ int mx_scratch_reserve(void **buf, size_t *bytes, size_t need, const char *who, 
     return 0;
 }
 
-void mx_embed(const float *tok_emb, const int *tokens, int n, int d, float *x)
+void mx_embed(const void *tok_emb, op_wtype wt, const int *tokens, int n, int d, float *x)
 {
+    size_t row = mx_matrix_bytes(1, (size_t)d, wt);
     for (int i = 0; i < n; i++)
-        memcpy(x + (size_t)i * d, tok_emb + (size_t)tokens[i] * d, (size_t)d * sizeof(float));
+        op_w_to_f32((const char *)tok_emb + (size_t)tokens[i] * row, wt, x + (size_t)i * d,
+                    (size_t)d);
+}
+
+void mx_ref_linear(const void *W, op_wtype wt, const float *bias, const float *x, float *y,
+                   int n, int m, int k)
+{
+    for (int i = 0; i < n; i++) {
+        op_gemv_w_ref(W, wt, x + (size_t)i * k, y + (size_t)i * m, m, k);
+        if (bias)
+            for (int t = 0; t < m; t++)
+                y[(size_t)i * m + t] += bias[t];
+    }
 }
 
 double mx_rms(const float *x, size_t n)
@@ -74,15 +97,15 @@ void mx_proj_worker(void *ctx, int worker, int n_workers)
         const mx_proj *r = &j->pr[i];
         int lo, hi;
         if (j->n == 0) {
-            op_gemv_part(r->W, r->x, r->y, r->m, r->k, worker, n_workers);
+            op_gemv_w_part(r->W, j->wt, r->x, r->y, r->m, r->k, worker, n_workers);
             if (r->bias) {
                 op_gemv_rows(r->m, worker, n_workers, &lo, &hi);
                 for (int t = lo; t < hi; t++)
                     r->y[t] += r->bias[t];
             }
         } else {
-            op_gemm_part(r->W, r->x, r->y, r->m, j->n, r->k, j->scratch + (size_t)i * j->region,
-                         worker, n_workers);
+            op_gemm_w_part(r->W, j->wt, r->x, r->y, r->m, j->n, r->k,
+                           j->scratch + (size_t)i * j->region, worker, n_workers);
             if (r->bias) {
                 op_gemm_rows(r->m, worker, n_workers, &lo, &hi);
                 for (int t = lo; t < hi; t++) {

@@ -5,10 +5,12 @@
  * of the steps every stack has — RMSNorm, projections (GEMV / GEMM, optional
  * bias) and activation transposes.
  *
- * A breakdown is a pair of arrays double sec[], long runs[] indexed by the
- * calling model's own op-class enum (tf_op_class, m1_op_class); this module
- * knows no class names and never checks the index: the caller passes one of
- * its classes.
+ * A breakdown (mx_breakdown) is time and section counts per operator class
+ * (mx_op_class), one set of classes for every architecture so that
+ * breakdowns of different models compare class by class.
+ *
+ * Weight matrices are stored as the model's op_wtype (operators/lowp.h):
+ * the projection jobs and the embedding lookup convert on the fly.
  *
  * Never: allocate, print, exit, start threads.  The jobs hold borrowed
  * pointers only; the kernel scratch they name belongs to the model. */
@@ -18,19 +20,44 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "operators/lowp.h"
 #include "platforms/pool.h"
 #include "util/error.h"
 
-/* Runs one step: fn on every worker of part, or inline as worker 0 of 1
- * when part is NULL (p is then unused); when timing, adds its wall time to
- * sec[cls] and 1 to runs[cls].  Returns 0, or -1 with err when pool_run
- * refuses (the time is still accounted). */
-int mx_step(int timing, double *sec, long *runs, int cls, pool *p, const pool_part *part,
-            pool_fn fn, void *ctx, cb_err *err);
+/* Where a forward pass spends its time. */
+typedef enum mx_op_class {
+    MX_OP_GEMM = 0,  /* GEMM (prefill) and GEMV (decode) projections, LM head */
+    MX_OP_ATTN,      /* attention: flash prefill, KV-cache decode and its merge */
+    MX_OP_SCAN,      /* SSM scan: selective scan, SSD, and their decode steps */
+    MX_OP_CONV,      /* causal conv1d and its step */
+    MX_OP_NORM,      /* RMSNorm (gated or not) */
+    MX_OP_ELEMWISE,  /* RoPE, SiLU, gating products */
+    MX_OP_OTHER,     /* embedding lookup, transposes, residual adds, cache copies */
+    MX_OP_N
+} mx_op_class;
 
-/* When timing, adds the time since t0 (cb_now_ns) to sec[cls] and 1 to
- * runs[cls]: caller-thread work between steps. */
-void mx_account(int timing, double *sec, long *runs, int cls, int64_t t0);
+/* "gemm", "attention", "ssm_scan", "conv", "norm", "elementwise", "other". */
+const char *mx_op_class_name(mx_op_class c);
+
+typedef struct mx_breakdown {
+    double sec[MX_OP_N]; /* seconds accumulated per class */
+    long runs[MX_OP_N];  /* timed sections per class */
+} mx_breakdown;
+
+/* Runs one step: fn on every worker of part, or inline as worker 0 of 1
+ * when part is NULL (p is then unused); when bd is not NULL, adds its wall
+ * time to bd->sec[cls] and 1 to bd->runs[cls].  Returns 0, or -1 with err
+ * when pool_run refuses (the time is still accounted). */
+int mx_step(mx_breakdown *bd, mx_op_class cls, pool *p, const pool_part *part, pool_fn fn,
+            void *ctx, cb_err *err);
+
+/* The start of caller-thread work to account: cb_now_ns() when bd is not
+ * NULL, else 0. */
+int64_t mx_start(const mx_breakdown *bd);
+
+/* When bd is not NULL, adds the time since t0 (mx_start) to bd->sec[cls]
+ * and 1 to bd->runs[cls]: caller-thread work between steps. */
+void mx_account(mx_breakdown *bd, mx_op_class cls, int64_t t0);
 
 /* b rounded up to a multiple of 64 (the alignment of every model buffer). */
 static inline size_t mx_round64(size_t b) { return (b + 63) & ~(size_t)63; }
@@ -41,9 +68,21 @@ static inline size_t mx_round64(size_t b) { return (b + 63) & ~(size_t)63; }
  * *buf, *bytes unchanged. */
 int mx_scratch_reserve(void **buf, size_t *bytes, size_t need, const char *who, cb_err *err);
 
-/* Embedding lookup: x[i] (d) = tok_emb[tokens[i]] (d) for i < n; tokens
- * must already be checked against the vocabulary. */
-void mx_embed(const float *tok_emb, const int *tokens, int n, int d, float *x);
+/* Embedding lookup: x[i] (d) = tok_emb[tokens[i]] (d) for i < n, converted
+ * from the storage type wt; tokens must already be checked against the
+ * vocabulary. */
+void mx_embed(const void *tok_emb, op_wtype wt, const int *tokens, int n, int d, float *x);
+
+/* Bytes of a matrix of rows x cols elements stored as wt. */
+static inline size_t mx_matrix_bytes(size_t rows, size_t cols, op_wtype wt)
+{
+    return rows * cols * op_wtype_size(wt);
+}
+
+/* The reference forwards' projection: y (n, m) rows = W (m, k) x rows (n, k)
+ * (+ bias), W stored as wt, with op_gemv_w_ref. */
+void mx_ref_linear(const void *W, op_wtype wt, const float *bias, const float *x, float *y,
+                   int n, int m, int k);
 
 /* Root mean square of x (n), in double: the reference forwards' layer_rms. */
 double mx_rms(const float *x, size_t n);
@@ -63,7 +102,8 @@ void mx_norm_worker(void *ctx, int worker, int n_workers);
 /* One product y = W x (+ bias): GEMV when the job's n == 0, else the GEMM
  * Y^T (m, n) = W (m, k) X^T (k, n). */
 typedef struct mx_proj {
-    const float *W, *bias; /* (m, k), (m) or NULL */
+    const void *W;         /* (m, k), stored as the job's wt */
+    const float *bias;     /* (m) or NULL */
     const float *x;        /* (k) or (k, n) */
     float *y;              /* (m) or (m, n) */
     int m, k;
@@ -77,6 +117,7 @@ typedef struct mx_proj_job {
     int n;         /* 0: GEMV; else the GEMM's n (positions) */
     char *scratch; /* n_pr regions of region bytes; NULL for a GEMV */
     size_t region;
+    op_wtype wt;   /* storage of every W of the job (0 = f32 when omitted) */
 } mx_proj_job;
 
 void mx_proj_worker(void *ctx, int worker, int n_workers);

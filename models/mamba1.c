@@ -36,6 +36,7 @@
 #include "operators/conv1d.h"
 #include "operators/elementwise.h"
 #include "operators/gemm.h"
+#include "operators/lowp.h"
 #include "operators/selective_scan.h"
 #include "util/clock.h"
 
@@ -61,21 +62,53 @@ struct m1_state {
 
 /* ---- weights -------------------------------------------------------------------------- */
 
-static size_t layer_floats(const model_config *c)
+/* Takes a 64-byte-aligned region of bytes from *at. */
+static void *take(char **at, size_t bytes)
+{
+    void *p = *at;
+    *at += mx_round64(bytes);
+    return p;
+}
+
+/* Points L's fields into *at (struct order) and advances it; with at NULL
+ * only sums the bytes that would be taken. */
+static size_t layer_carve(const model_config *c, char **at, m1_layer_weights *L)
 {
     size_t d = (size_t)c->d_model, di = (size_t)c->expand * d, R = (size_t)c->dt_rank,
-           N = (size_t)c->d_state;
-    return d + 2 * di * d + di * KW + di + (R + 2 * N) * di + di * R + di + di * N + di +
-           d * di;
+           N = (size_t)c->d_state, f4 = sizeof(float);
+    op_wtype wt = c->wtype;
+    size_t sizes[] = {d * f4,
+                      mx_matrix_bytes(2 * di, d, wt),
+                      di * KW * f4,
+                      di * f4,
+                      mx_matrix_bytes(R + 2 * N, di, wt),
+                      mx_matrix_bytes(di, R, wt),
+                      di * f4,
+                      di * N * f4,
+                      di * f4,
+                      mx_matrix_bytes(d, di, wt)};
+    void **fields[] = {(void **)&L->norm,      &L->in_proj,          (void **)&L->conv_w,
+                       (void **)&L->conv_b,    &L->x_proj,           &L->dt_proj_w,
+                       (void **)&L->dt_proj_b, (void **)&L->A_log,   (void **)&L->D,
+                       &L->out_proj};
+    size_t total = 0;
+    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+        total += mx_round64(sizes[i]);
+        if (at)
+            *fields[i] = take(at, sizes[i]);
+    }
+    return total;
 }
 
 size_t m1_weight_bytes(const model_config *c)
 {
-    size_t emb = (size_t)c->vocab * c->d_model;
-    size_t n = emb + (size_t)c->n_layers * layer_floats(c) + (size_t)c->d_model;
+    m1_layer_weights scratch;
+    size_t emb = mx_round64(mx_matrix_bytes((size_t)c->vocab, (size_t)c->d_model, c->wtype));
+    size_t n = emb + (size_t)c->n_layers * layer_carve(c, NULL, &scratch) +
+               mx_round64((size_t)c->d_model * sizeof(float));
     if (!c->tied_embeddings)
         n += emb;
-    return n * sizeof(float);
+    return n;
 }
 
 static int check_arch(const model_config *c, const char *who, cb_err *err)
@@ -93,7 +126,7 @@ int m1_weights_alloc(const model_config *c, m1_weights *w, cb_err *err)
     if (check_arch(c, "mamba1 weights", err) != 0)
         return -1;
     size_t bytes = m1_weight_bytes(c);
-    float *block = NULL;
+    char *block = NULL;
     if (posix_memalign((void **)&block, 64, bytes) != 0)
         return cb_fail(err, "mamba1 weights: out of memory (%zu bytes)", bytes);
     m1_layer_weights *layers = calloc((size_t)c->n_layers, sizeof *layers);
@@ -101,30 +134,13 @@ int m1_weights_alloc(const model_config *c, m1_weights *w, cb_err *err)
         free(block);
         return cb_fail(err, "mamba1 weights: out of memory");
     }
-    size_t d = (size_t)c->d_model, di = (size_t)c->expand * d, R = (size_t)c->dt_rank,
-           N = (size_t)c->d_state;
-    float *at = block;
-#define TAKE(ptr, count) ((ptr) = at, at += (count))
-    TAKE(w->tok_emb, (size_t)c->vocab * d);
-    for (int l = 0; l < c->n_layers; l++) {
-        m1_layer_weights *L = &layers[l];
-        TAKE(L->norm, d);
-        TAKE(L->in_proj, 2 * di * d);
-        TAKE(L->conv_w, di * KW);
-        TAKE(L->conv_b, di);
-        TAKE(L->x_proj, (R + 2 * N) * di);
-        TAKE(L->dt_proj_w, di * R);
-        TAKE(L->dt_proj_b, di);
-        TAKE(L->A_log, di * N);
-        TAKE(L->D, di);
-        TAKE(L->out_proj, d * di);
-    }
-    TAKE(w->final_norm, d);
-    if (c->tied_embeddings)
-        w->lm_head = w->tok_emb;
-    else
-        TAKE(w->lm_head, (size_t)c->vocab * d);
-#undef TAKE
+    size_t emb = mx_matrix_bytes((size_t)c->vocab, (size_t)c->d_model, c->wtype);
+    char *at = block;
+    w->tok_emb = take(&at, emb);
+    for (int l = 0; l < c->n_layers; l++)
+        layer_carve(c, &at, &layers[l]);
+    w->final_norm = take(&at, (size_t)c->d_model * sizeof(float));
+    w->lm_head = c->tied_embeddings ? w->tok_emb : take(&at, emb);
     w->layers = layers;
     w->owner = block;
     w->release = free;
@@ -143,26 +159,16 @@ void m1_weights_free(m1_weights *w)
 
 /* ---- breakdown ------------------------------------------------------------------------ */
 
-const char *m1_op_class_name(m1_op_class c)
-{
-    static const char *const names[M1_OP_N] = {"gemm", "ssm_scan", "conv",
-                                               "norm", "elementwise", "other"};
-    return (unsigned)c < M1_OP_N ? names[c] : "?";
-}
-
 void m1_breakdown_clear(m1_model *m) { memset(&m->bd, 0, sizeof m->bd); }
 
+/* The breakdown to time into, or NULL when timing is off. */
+static mx_breakdown *bd_of(m1_model *m) { return m->timing ? &m->bd : NULL; }
+
 /* One step of the forward pass, timed into class cls (models/exec.h). */
-static int step(m1_model *m, pool *p, const pool_part *part, m1_op_class cls, pool_fn fn,
+static int step(m1_model *m, pool *p, const pool_part *part, mx_op_class cls, pool_fn fn,
                 void *ctx, cb_err *err)
 {
-    return mx_step(m->timing, m->bd.sec, m->bd.runs, (int)cls, p, part, fn, ctx, err);
-}
-
-/* Times caller-thread work started at t0 into class cls. */
-static void account(m1_model *m, m1_op_class cls, int64_t t0)
-{
-    mx_account(m->timing, m->bd.sec, m->bd.runs, (int)cls, t0);
+    return mx_step(bd_of(m), cls, p, part, fn, ctx, err);
 }
 
 /* ---- worker functions -----------------------------------------------------------------
@@ -171,7 +177,7 @@ static void account(m1_model *m, m1_op_class cls, int64_t t0)
 
 /* One product (models/exec.h): GEMV y (m) = W (m, k) x (k) when n == 0, else
  * the GEMM Y^T (m, n) = W X^T (k, n) with scratch. */
-#define PROJ1(W, x, y, m, k, n, scratch) {{{(W), NULL, (x), (y), (m), (k)}}, 1, (n), (scratch), 0}
+#define PROJ1(W, x, y, m, k, n, scratch, wt) {{{(W), NULL, (x), (y), (m), (k)}}, 1, (n), (scratch), 0, (wt)}
 
 /* One transpose dst (C, R) (+)= src (R, C)^T (models/exec.h, B = 1). */
 #define TR(src, dst, R, C, add) {(src), (dst), 1, (R), (C), 0, 0, (add)}
@@ -353,6 +359,37 @@ static int check_token(const m1_model *m, int t, long i, cb_err *err)
 
 /* Zeroes the state when n_pos == 0 (an empty model's state is undefined:
  * a prefill from empty passes NULL initial states instead). */
+/* Floats of the conv and SSM states. */
+static size_t conv_floats(const model_config *c)
+{
+    return (size_t)c->n_layers * c->expand * c->d_model * (KW - 1);
+}
+
+static size_t ssm_floats(const model_config *c)
+{
+    return (size_t)c->n_layers * c->expand * c->d_model * c->d_state;
+}
+
+size_t m1_state_bytes(const m1_model *m)
+{
+    return (conv_floats(&m->cfg) + ssm_floats(&m->cfg)) * sizeof(float);
+}
+
+void m1_state_save(const m1_model *m, void *buf)
+{
+    size_t cf = conv_floats(&m->cfg);
+    memcpy(buf, m->s->conv_state, cf * sizeof(float));
+    memcpy((float *)buf + cf, m->s->ssm_state, ssm_floats(&m->cfg) * sizeof(float));
+}
+
+void m1_state_load(m1_model *m, const void *buf, long n_pos)
+{
+    size_t cf = conv_floats(&m->cfg);
+    memcpy(m->s->conv_state, buf, cf * sizeof(float));
+    memcpy(m->s->ssm_state, (const float *)buf + cf, ssm_floats(&m->cfg) * sizeof(float));
+    m->n_pos = n_pos;
+}
+
 static void zero_state_if_empty(m1_model *m)
 {
     if (m->n_pos != 0)
@@ -397,9 +434,9 @@ static int prefill(m1_model *m, pool *p, const pool_part *part, const int *token
     m->n_pos = 0; /* until the pass completes */
 
     /* Embedding lookup: x[i] = tok_emb[tokens[i]]. */
-    int64_t t0 = m->timing ? cb_now_ns() : 0;
-    mx_embed(w->tok_emb, tokens, n, d, s->x);
-    account(m, M1_OP_OTHER, t0);
+    int64_t t0 = mx_start(bd_of(m));
+    mx_embed(w->tok_emb, c->wtype, tokens, n, d, s->x);
+    mx_account(bd_of(m), MX_OP_OTHER, t0);
 
     for (int l = 0; l < c->n_layers; l++) {
         const m1_layer_weights *L = &w->layers[l];
@@ -408,65 +445,65 @@ static int prefill(m1_model *m, pool *p, const pool_part *part, const int *token
 
         /* RMSNorm: xb = rmsnorm(x) * norm; xt (d, n) = xb^T for the GEMM. */
         mx_norm_job nj = {s->x, L->norm, s->xb, n, d, c->rms_eps};
-        if (step(m, p, part, M1_OP_NORM, mx_norm_worker, &nj, err))
+        if (step(m, p, part, MX_OP_NORM, mx_norm_worker, &nj, err))
             return -1;
         mx_transp_job tj = {{TR(s->xb, s->xt, n, d, 0)}, 1};
-        if (step(m, p, part, M1_OP_OTHER, mx_transp_worker, &tj, err))
+        if (step(m, p, part, MX_OP_OTHER, mx_transp_worker, &tj, err))
             return -1;
         /* in_proj: xzt (2 di, n) = W_in xt. */
-        mx_proj_job ij = PROJ1(L->in_proj, s->xt, s->xzt, 2 * di, d, n, s->kscr);
-        if (step(m, p, part, M1_OP_GEMM, mx_proj_worker, &ij, err))
+        mx_proj_job ij = PROJ1(L->in_proj, s->xt, s->xzt, 2 * di, d, n, s->kscr, c->wtype);
+        if (step(m, p, part, MX_OP_GEMM, mx_proj_worker, &ij, err))
             return -1;
         /* Row-major halves: xi (n, di) = xzt[0:di]^T, z (n, di) = xzt[di:2di]^T. */
         mx_transp_job hj = {{TR(s->xzt, s->xi, di, n, 0),
                              TR(s->xzt + (size_t)di * n, s->z, di, n, 0)},
                             2};
-        if (step(m, p, part, M1_OP_OTHER, mx_transp_worker, &hj, err))
+        if (step(m, p, part, MX_OP_OTHER, mx_transp_worker, &hj, err))
             return -1;
         /* Causal conv1d + bias from the layer's conv state (none when
          * fresh); the state after the last token back into it. */
         conv_job cj = {s->xi, L->conv_w, L->conv_b, fresh ? NULL : cs, s->xc, cs, n, di,
                        s->kscr};
-        if (step(m, p, part, M1_OP_CONV, conv_worker, &cj, err))
+        if (step(m, p, part, MX_OP_CONV, conv_worker, &cj, err))
             return -1;
         /* SiLU: xc = silu(xc). */
         silu_job sj = {s->xc, n, di};
-        if (step(m, p, part, M1_OP_ELEMWISE, silu_worker, &sj, err))
+        if (step(m, p, part, MX_OP_ELEMWISE, silu_worker, &sj, err))
             return -1;
         /* x_proj: dbct (R + 2N, n) = W_x xc^T. */
         mx_transp_job cxj = {{TR(s->xc, s->xt, n, di, 0)}, 1};
-        if (step(m, p, part, M1_OP_OTHER, mx_transp_worker, &cxj, err))
+        if (step(m, p, part, MX_OP_OTHER, mx_transp_worker, &cxj, err))
             return -1;
-        mx_proj_job xj = PROJ1(L->x_proj, s->xt, s->dbct, nx, di, n, s->kscr);
-        if (step(m, p, part, M1_OP_GEMM, mx_proj_worker, &xj, err))
+        mx_proj_job xj = PROJ1(L->x_proj, s->xt, s->dbct, nx, di, n, s->kscr, c->wtype);
+        if (step(m, p, part, MX_OP_GEMM, mx_proj_worker, &xj, err))
             return -1;
         /* dt_proj (bias left to the scan): dtt (di, n) = W_dt dbct[0:R]. */
-        mx_proj_job dj = PROJ1(L->dt_proj_w, s->dbct, s->dtt, di, R, n, s->kscr);
-        if (step(m, p, part, M1_OP_GEMM, mx_proj_worker, &dj, err))
+        mx_proj_job dj = PROJ1(L->dt_proj_w, s->dbct, s->dtt, di, R, n, s->kscr, c->wtype);
+        if (step(m, p, part, MX_OP_GEMM, mx_proj_worker, &dj, err))
             return -1;
         /* Row-major: dl (n, di) = dtt^T, Bm (n, N), Cm (n, N) from dbct. */
         mx_transp_job bj = {{TR(s->dtt, s->dl, di, n, 0),
                              TR(s->dbct + (size_t)R * n, s->Bm, N, n, 0),
                              TR(s->dbct + (size_t)(R + N) * n, s->Cm, N, n, 0)},
                             3};
-        if (step(m, p, part, M1_OP_OTHER, mx_transp_worker, &bj, err))
+        if (step(m, p, part, MX_OP_OTHER, mx_transp_worker, &bj, err))
             return -1;
         /* Selective scan from the layer's SSM state (none when fresh), the
          * final state back into it: y (n, di). */
         scan_job qj = {{n, di, N, s->xc, s->dl, L->dt_proj_b, L->A_log, s->Bm, s->Cm, L->D, s->z,
                         fresh ? NULL : hs, NULL},
                        s->y, hs, 0, s->kscr};
-        if (step(m, p, part, M1_OP_SCAN, scan_worker, &qj, err))
+        if (step(m, p, part, MX_OP_SCAN, scan_worker, &qj, err))
             return -1;
         /* out_proj: ot (d, n) = W_out y^T; residual x += ot^T. */
         mx_transp_job yj = {{TR(s->y, s->xt, n, di, 0)}, 1};
-        if (step(m, p, part, M1_OP_OTHER, mx_transp_worker, &yj, err))
+        if (step(m, p, part, MX_OP_OTHER, mx_transp_worker, &yj, err))
             return -1;
-        mx_proj_job oj = PROJ1(L->out_proj, s->xt, s->ot, d, di, n, s->kscr);
-        if (step(m, p, part, M1_OP_GEMM, mx_proj_worker, &oj, err))
+        mx_proj_job oj = PROJ1(L->out_proj, s->xt, s->ot, d, di, n, s->kscr, c->wtype);
+        if (step(m, p, part, MX_OP_GEMM, mx_proj_worker, &oj, err))
             return -1;
         mx_transp_job rj = {{TR(s->ot, s->x, d, n, 1)}, 1};
-        if (step(m, p, part, M1_OP_OTHER, mx_transp_worker, &rj, err))
+        if (step(m, p, part, MX_OP_OTHER, mx_transp_worker, &rj, err))
             return -1;
     }
 
@@ -474,15 +511,15 @@ static int prefill(m1_model *m, pool *p, const pool_part *part, const int *token
     int first = logits_all ? 0 : n - 1;
     mx_norm_job nj = {s->x + (size_t)first * d, w->final_norm, s->xb + (size_t)first * d,
                       n - first, d, c->rms_eps};
-    if (step(m, p, part, M1_OP_NORM, mx_norm_worker, &nj, err))
+    if (step(m, p, part, MX_OP_NORM, mx_norm_worker, &nj, err))
         return -1;
     /* LM head: logits = lm_head xb[n-1] (and every position's for logits_all). */
     for (int i = first; i < n; i++) {
         float *dst = logits_all ? logits_all + (size_t)i * c->vocab : logits;
         if (!dst)
             continue;
-        mx_proj_job lj = PROJ1(w->lm_head, s->xb + (size_t)i * d, dst, c->vocab, d, 0, NULL);
-        if (step(m, p, part, M1_OP_GEMM, mx_proj_worker, &lj, err))
+        mx_proj_job lj = PROJ1(w->lm_head, s->xb + (size_t)i * d, dst, c->vocab, d, 0, NULL, c->wtype);
+        if (step(m, p, part, MX_OP_GEMM, mx_proj_worker, &lj, err))
             return -1;
     }
     if (logits_all && logits)
@@ -521,9 +558,9 @@ int m1_decode(m1_model *m, pool *p, const pool_part *part, int token, float *log
     m->n_pos = 0; /* until the step completes */
 
     /* Embedding lookup: x = tok_emb[token]. */
-    int64_t t0 = m->timing ? cb_now_ns() : 0;
-    memcpy(s->x, w->tok_emb + (size_t)token * d, (size_t)d * sizeof(float));
-    account(m, M1_OP_OTHER, t0);
+    int64_t t0 = mx_start(bd_of(m));
+    mx_embed(w->tok_emb, c->wtype, &token, 1, d, s->x);
+    mx_account(bd_of(m), MX_OP_OTHER, t0);
 
     for (int l = 0; l < c->n_layers; l++) {
         const m1_layer_weights *L = &w->layers[l];
@@ -533,46 +570,46 @@ int m1_decode(m1_model *m, pool *p, const pool_part *part, int token, float *log
 
         /* RMSNorm (one row, inline): xb = rmsnorm(x) * norm. */
         mx_norm_job nj = {s->x, L->norm, s->xb, 1, d, c->rms_eps};
-        step(m, p, NULL, M1_OP_NORM, mx_norm_worker, &nj, err);
+        step(m, p, NULL, MX_OP_NORM, mx_norm_worker, &nj, err);
         /* in_proj (GEMV): xz (2 di) = W_in xb; x half then z half. */
         float *xz = s->xzt;
-        mx_proj_job ij = PROJ1(L->in_proj, s->xb, xz, 2 * di, d, 0, NULL);
-        if (step(m, p, part, M1_OP_GEMM, mx_proj_worker, &ij, err))
+        mx_proj_job ij = PROJ1(L->in_proj, s->xb, xz, 2 * di, d, 0, NULL, c->wtype);
+        if (step(m, p, part, MX_OP_GEMM, mx_proj_worker, &ij, err))
             return -1;
         /* Conv step (inline): xc = conv(state, xz[0:di]) + bias, state shifted. */
         conv_job cj = {xz, L->conv_w, L->conv_b, cs, s->xc, cs, 0, di, NULL};
-        step(m, p, NULL, M1_OP_CONV, conv_worker, &cj, err);
+        step(m, p, NULL, MX_OP_CONV, conv_worker, &cj, err);
         /* SiLU (inline). */
         silu_job sj = {s->xc, 1, di};
-        step(m, p, NULL, M1_OP_ELEMWISE, silu_worker, &sj, err);
+        step(m, p, NULL, MX_OP_ELEMWISE, silu_worker, &sj, err);
         /* x_proj (GEMV): dbc (R + 2N) = W_x xc; then dt_proj: dl (di) = W_dt dbc[0:R]. */
-        mx_proj_job xj = PROJ1(L->x_proj, s->xc, s->dbct, nx, di, 0, NULL);
-        if (step(m, p, part, M1_OP_GEMM, mx_proj_worker, &xj, err))
+        mx_proj_job xj = PROJ1(L->x_proj, s->xc, s->dbct, nx, di, 0, NULL, c->wtype);
+        if (step(m, p, part, MX_OP_GEMM, mx_proj_worker, &xj, err))
             return -1;
-        mx_proj_job dj = PROJ1(L->dt_proj_w, s->dbct, s->dl, di, R, 0, NULL);
-        if (step(m, p, part, M1_OP_GEMM, mx_proj_worker, &dj, err))
+        mx_proj_job dj = PROJ1(L->dt_proj_w, s->dbct, s->dl, di, R, 0, NULL, c->wtype);
+        if (step(m, p, part, MX_OP_GEMM, mx_proj_worker, &dj, err))
             return -1;
         /* Scan step, state in place: y (di). */
         scan_job qj = {{1, di, N, s->xc, s->dl, L->dt_proj_b, L->A_log, s->dbct + R,
                         s->dbct + R + N, L->D, xz + di, NULL, A2},
                        s->y, hs, 1, NULL};
-        if (step(m, p, part, M1_OP_SCAN, scan_worker, &qj, err))
+        if (step(m, p, part, MX_OP_SCAN, scan_worker, &qj, err))
             return -1;
         /* out_proj (GEMV): o (d) = W_out y; residual (inline) x += o. */
-        mx_proj_job oj = PROJ1(L->out_proj, s->y, s->ot, d, di, 0, NULL);
-        if (step(m, p, part, M1_OP_GEMM, mx_proj_worker, &oj, err))
+        mx_proj_job oj = PROJ1(L->out_proj, s->y, s->ot, d, di, 0, NULL, c->wtype);
+        if (step(m, p, part, MX_OP_GEMM, mx_proj_worker, &oj, err))
             return -1;
         t0 = m->timing ? cb_now_ns() : 0;
         for (int i = 0; i < d; i++)
             s->x[i] += s->ot[i];
-        account(m, M1_OP_OTHER, t0);
+        mx_account(bd_of(m), MX_OP_OTHER, t0);
     }
 
     /* Final RMSNorm (inline), then the LM head: logits = lm_head xb. */
     mx_norm_job nj = {s->x, w->final_norm, s->xb, 1, d, c->rms_eps};
-    step(m, p, NULL, M1_OP_NORM, mx_norm_worker, &nj, err);
-    mx_proj_job lj = PROJ1(w->lm_head, s->xb, logits, c->vocab, d, 0, NULL);
-    if (step(m, p, part, M1_OP_GEMM, mx_proj_worker, &lj, err))
+    step(m, p, NULL, MX_OP_NORM, mx_norm_worker, &nj, err);
+    mx_proj_job lj = PROJ1(w->lm_head, s->xb, logits, c->vocab, d, 0, NULL, c->wtype);
+    if (step(m, p, part, MX_OP_GEMM, mx_proj_worker, &lj, err))
         return -1;
     m->n_pos = pos0 + 1;
     return 0;
@@ -581,10 +618,11 @@ int m1_decode(m1_model *m, pool *p, const pool_part *part, int token, float *log
 /* ---- reference forward ---------------------------------------------------------------- */
 
 /* y (n, mo) rows = W (mo, k) x rows (n, k) with op_gemv_ref; x rows ldx apart. */
-static void ref_linear(const float *W, const float *x, size_t ldx, float *y, int n, int mo, int k)
+static void ref_linear(const void *W, op_wtype wt, const float *x, size_t ldx, float *y, int n,
+                       int mo, int k)
 {
     for (int i = 0; i < n; i++)
-        op_gemv_ref(W, x + (size_t)i * ldx, y + (size_t)i * mo, mo, k);
+        op_gemv_w_ref(W, wt, x + (size_t)i * ldx, y + (size_t)i * mo, mo, k);
 }
 
 int m1_forward_ref(const m1_model *m, const int *tokens, int n, float *logits_all,
@@ -611,14 +649,14 @@ int m1_forward_ref(const m1_model *m, const int *tokens, int n, float *logits_al
         goto out;
     }
     /* Embedding lookup. */
-    mx_embed(w->tok_emb, tokens, n, d, x);
+    mx_embed(w->tok_emb, c->wtype, tokens, n, d, x);
     if (layer_rms)
         layer_rms[0] = mx_rms(x, L_ * d);
     for (int l = 0; l < c->n_layers; l++) {
         const m1_layer_weights *Lw = &w->layers[l];
         /* RMSNorm, in_proj, split into x and z halves. */
         op_rmsnorm_ref(x, Lw->norm, xb, n, d, c->rms_eps);
-        ref_linear(Lw->in_proj, xb, (size_t)d, xz, n, 2 * di, d);
+        ref_linear(Lw->in_proj, c->wtype, xb, (size_t)d, xz, n, 2 * di, d);
         for (int i = 0; i < n; i++) {
             memcpy(xi + (size_t)i * di, xz + (size_t)i * 2 * di, (size_t)di * sizeof(float));
             memcpy(z + (size_t)i * di, xz + (size_t)i * 2 * di + di, (size_t)di * sizeof(float));
@@ -627,8 +665,8 @@ int m1_forward_ref(const m1_model *m, const int *tokens, int n, float *logits_al
         op_conv1d_causal_ref(xi, Lw->conv_w, Lw->conv_b, NULL, xc, NULL, n, di);
         op_silu_ref(xc, xc, n, di);
         /* x_proj to (dt, B, C); dt_proj on dt. */
-        ref_linear(Lw->x_proj, xc, (size_t)di, dbc, n, nx, di);
-        ref_linear(Lw->dt_proj_w, dbc, (size_t)nx, dl, n, di, R);
+        ref_linear(Lw->x_proj, c->wtype, xc, (size_t)di, dbc, n, nx, di);
+        ref_linear(Lw->dt_proj_w, c->wtype, dbc, (size_t)nx, dl, n, di, R);
         for (int i = 0; i < n; i++) {
             memcpy(Bm + (size_t)i * N, dbc + (size_t)i * nx + R, (size_t)N * sizeof(float));
             memcpy(Cm + (size_t)i * N, dbc + (size_t)i * nx + R + N, (size_t)N * sizeof(float));
@@ -638,7 +676,7 @@ int m1_forward_ref(const m1_model *m, const int *tokens, int n, float *logits_al
                                 NULL, NULL};
         op_mamba1_scan_ref(&in, y, NULL);
         /* out_proj and residual. */
-        ref_linear(Lw->out_proj, y, (size_t)di, o, n, d, di);
+        ref_linear(Lw->out_proj, c->wtype, y, (size_t)di, o, n, d, di);
         for (size_t i = 0; i < L_ * d; i++)
             x[i] += o[i];
         if (layer_rms)
@@ -646,7 +684,7 @@ int m1_forward_ref(const m1_model *m, const int *tokens, int n, float *logits_al
     }
     /* Final RMSNorm and LM head at every position. */
     op_rmsnorm_ref(x, w->final_norm, xb, n, d, c->rms_eps);
-    ref_linear(w->lm_head, xb, (size_t)d, logits_all, n, c->vocab, d);
+    ref_linear(w->lm_head, c->wtype, xb, (size_t)d, logits_all, n, c->vocab, d);
     rc = 0;
 out:
     free(x), free(xb), free(xz), free(xi), free(z), free(xc), free(dbc), free(dl);

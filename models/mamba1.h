@@ -1,5 +1,6 @@
 /* models/mamba1.h — a Mamba-1 language model (mamba-*-hf layout, Gu & Dao
- * arXiv:2312.00752) built only from operators/, fp32 throughout.
+ * arXiv:2312.00752) built only from operators/.  Activations are fp32; the
+ * matrices (void * fields) are stored as cfg.wtype, vectors as fp32.
  *
  * One block, with a residual around it (d_inner = expand d, R = dt_rank,
  * N = d_state):
@@ -35,7 +36,7 @@
  * a new prefill.
  *
  * Timing: when m1_model.timing is on, each step of a forward pass is timed
- * with cb_now_ns into a per-op-class breakdown (m1_breakdown).
+ * with cb_now_ns into a per-op-class breakdown (mx_breakdown, models/exec.h).
  *
  * Never: start threads (the caller's pool runs the kernels), print, or exit. */
 #ifndef CTXBENCH_MODELS_MAMBA1_H
@@ -44,6 +45,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "models/exec.h"
 #include "models/model.h"
 #include "platforms/pool.h"
 #include "util/error.h"
@@ -52,23 +54,23 @@
 
 typedef struct m1_layer_weights {
     float *norm;      /* (d) */
-    float *in_proj;   /* (2 d_inner, d): rows 0..d_inner-1 x, then z */
+    void *in_proj;    /* (2 d_inner, d): rows 0..d_inner-1 x, then z */
     float *conv_w;    /* (d_inner, 1, 4) stored as (d_inner, 4) */
     float *conv_b;    /* (d_inner) */
-    float *x_proj;    /* (R + 2N, d_inner): rows dt (R), B (N), C (N) */
-    float *dt_proj_w; /* (d_inner, R) */
+    void *x_proj;     /* (R + 2N, d_inner): rows dt (R), B (N), C (N) */
+    void *dt_proj_w;  /* (d_inner, R) */
     float *dt_proj_b; /* (d_inner) */
     float *A_log;     /* (d_inner, N) */
     float *D;         /* (d_inner) */
-    float *out_proj;  /* (d, d_inner) */
+    void *out_proj;   /* (d, d_inner) */
 } m1_layer_weights;
 
 /* The tensors of one model, read-only once handed to m1_create. */
 typedef struct m1_weights {
-    float *tok_emb;            /* (vocab, d) */
+    void *tok_emb;             /* (vocab, d) */
     m1_layer_weights *layers;  /* (n_layers) */
     float *final_norm;         /* (d) */
-    float *lm_head;            /* (vocab, d); == tok_emb when tied_embeddings */
+    void *lm_head;             /* (vocab, d); == tok_emb when tied_embeddings */
     /* Who owns the storage: m1_weights_free calls release(owner) and frees
      * layers.  For m1_weights_alloc: owner is the one malloc'd block. */
     void *owner;
@@ -88,26 +90,6 @@ int m1_weights_alloc(const model_config *cfg, m1_weights *w, cb_err *err);
  * is a no-op. */
 void m1_weights_free(m1_weights *w);
 
-/* ---- breakdown -------------------------------------------------------------------- */
-
-typedef enum m1_op_class {
-    M1_OP_GEMM = 0,  /* GEMM (prefill) / GEMV (decode): in, x, dt, out projections, LM head */
-    M1_OP_SCAN,      /* selective scan (prefill) and its step (decode) */
-    M1_OP_CONV,      /* causal conv1d and its step */
-    M1_OP_NORM,      /* RMSNorm */
-    M1_OP_ELEMWISE,  /* SiLU after the conv */
-    M1_OP_OTHER,     /* embedding lookup, transposes, residual adds */
-    M1_OP_N
-} m1_op_class;
-
-/* "gemm", "ssm_scan", "conv", "norm", "elementwise", "other". */
-const char *m1_op_class_name(m1_op_class c);
-
-typedef struct m1_breakdown {
-    double sec[M1_OP_N];
-    long runs[M1_OP_N];
-} m1_breakdown;
-
 /* ---- state and model ----------------------------------------------------------------- */
 
 typedef struct m1_state m1_state;
@@ -119,7 +101,7 @@ typedef struct m1_model {
     int max_prefill;    /* most tokens one m1_prefill / m1_prefill_more takes */
     long n_pos;         /* tokens consumed (see the state list above) */
     int timing;         /* 1: accumulate into bd (default 0) */
-    m1_breakdown bd;
+    mx_breakdown bd;
 } m1_model;
 
 /* Creates a model of cfg over w, taking ownership of w's storage on success
@@ -141,6 +123,14 @@ void m1_reset(m1_model *m);
 
 /* Zeroes the breakdown. */
 void m1_breakdown_clear(m1_model *m);
+
+/* The recurrent state as a flat copy (conv states, then SSM states), for
+ * returning to an earlier position: m1_state_bytes bytes; save copies it
+ * out, load copies it back and sets n_pos (the position the copy was taken
+ * at; the caller keeps the two together). */
+size_t m1_state_bytes(const m1_model *m);
+void m1_state_save(const m1_model *m, void *buf);
+void m1_state_load(m1_model *m, const void *buf, long n_pos);
 
 /* Memory held by a model. */
 typedef struct m1_memory {

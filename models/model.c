@@ -2,11 +2,14 @@
  * default and the field-by-field check.  Never allocates or prints. */
 #include <math.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "models/model.h"
+#include "util/text.h"
 #include "operators/attention.h"
 #include "operators/conv1d.h"
 #include "operators/selective_scan.h"
+#include "operators/ssd.h"
 
 model_config model_config_tiny(void)
 {
@@ -45,6 +48,36 @@ model_config model_config_mamba1_tiny(void)
     return c;
 }
 
+model_config model_config_mamba2_tiny(void)
+{
+    model_config c = model_config_mamba1_tiny();
+    c.arch = MODEL_ARCH_MAMBA2;
+    c.dt_rank = 0;
+    c.ssm_head_dim = 16;
+    c.chunk = 8;
+    return c;
+}
+
+model_config model_config_hybrid_tiny(void)
+{
+    model_config c = model_config_mamba2_tiny(), t = model_config_tiny();
+    c.arch = MODEL_ARCH_HYBRID;
+    cb_strlcpy(c.pattern, "MAMA", sizeof c.pattern);
+    c.n_heads = t.n_heads;
+    c.n_kv_heads = t.n_kv_heads;
+    c.head_dim = t.head_dim;
+    c.ffn_dim = t.ffn_dim;
+    c.rope_theta = t.rope_theta;
+    c.max_context = t.max_context;
+    return c;
+}
+
+const char *model_arch_name(model_arch a)
+{
+    static const char *const names[] = {"transformer", "mamba1", "mamba2", "hybrid"};
+    return (unsigned)a < sizeof names / sizeof *names ? names[a] : "?";
+}
+
 /* The largest element count of one tensor or buffer we accept (2^31 - 1 so
  * every kernel's int sizes and int64 products are safe). */
 #define MAX_ELEMS ((int64_t)INT32_MAX)
@@ -56,26 +89,12 @@ static int positive(cb_err *err, const char *field, int v)
     return 0;
 }
 
-/* The Mamba-1 fields (and the shared ones). */
-static int check_mamba1(const model_config *c, cb_err *err)
+/* The fields every architecture reads. */
+static int check_shared(const model_config *c, cb_err *err)
 {
     if (positive(err, "vocab", c->vocab) || positive(err, "d_model", c->d_model) ||
-        positive(err, "n_layers", c->n_layers) || positive(err, "expand", c->expand) ||
-        positive(err, "d_state", c->d_state) || positive(err, "dt_rank", c->dt_rank))
+        positive(err, "n_layers", c->n_layers))
         return -1;
-    if (c->d_state > OP_MAMBA1_MAX_STATE)
-        return cb_fail(err, "model config: d_state = %d exceeds the scan limit %d", c->d_state,
-                       OP_MAMBA1_MAX_STATE);
-    if (c->d_conv != OP_CONV1D_WIDTH)
-        return cb_fail(err, "model config: d_conv = %d must be %d (the conv kernels' width)",
-                       c->d_conv, OP_CONV1D_WIDTH);
-    int64_t di = (int64_t)c->expand * c->d_model;
-    if (2 * di > MAX_ELEMS)
-        return cb_fail(err, "model config: expand x d_model = %d x %d is too large", c->expand,
-                       c->d_model);
-    if (c->dt_rank > di)
-        return cb_fail(err, "model config: dt_rank = %d exceeds d_inner = %lld", c->dt_rank,
-                       (long long)di);
     if (!(isfinite(c->rms_eps) && c->rms_eps > 0 && c->rms_eps < 1))
         return cb_fail(err, "model config: rms_eps = %g must be in (0, 1)", (double)c->rms_eps);
     if (c->tied_embeddings != 0 && c->tied_embeddings != 1)
@@ -84,6 +103,44 @@ static int check_mamba1(const model_config *c, cb_err *err)
     if ((int64_t)c->vocab * c->d_model > MAX_ELEMS)
         return cb_fail(err, "model config: vocab x d_model = %d x %d is too large", c->vocab,
                        c->d_model);
+    if (op_wtype_size(c->wtype) == 0)
+        return cb_fail(err, "model config: wtype = %d is not f32, bf16 or f16", (int)c->wtype);
+    return 0;
+}
+
+/* The fields of the selective-scan mixers: Mamba-1 (mamba2 == 0) or Mamba-2. */
+static int check_ssm(const model_config *c, int mamba2, cb_err *err)
+{
+    if (positive(err, "expand", c->expand) || positive(err, "d_state", c->d_state))
+        return -1;
+    int max_state = mamba2 ? OP_SSD_MAX_STATE : OP_MAMBA1_MAX_STATE;
+    if (c->d_state > max_state)
+        return cb_fail(err, "model config: d_state = %d exceeds the scan limit %d", c->d_state,
+                       max_state);
+    if (c->d_conv != OP_CONV1D_WIDTH)
+        return cb_fail(err, "model config: d_conv = %d must be %d (the conv kernels' width)",
+                       c->d_conv, OP_CONV1D_WIDTH);
+    int64_t di = (int64_t)c->expand * c->d_model;
+    if (2 * di > MAX_ELEMS)
+        return cb_fail(err, "model config: expand x d_model = %d x %d is too large", c->expand,
+                       c->d_model);
+    if (mamba2) {
+        if (positive(err, "ssm_head_dim", c->ssm_head_dim) || positive(err, "chunk", c->chunk))
+            return -1;
+        if (di % c->ssm_head_dim != 0)
+            return cb_fail(err, "model config: ssm_head_dim = %d does not divide d_inner = %lld",
+                           c->ssm_head_dim, (long long)di);
+        int64_t rows = 2 * di + 2 * (int64_t)c->d_state + di / c->ssm_head_dim;
+        if (rows * c->d_model > MAX_ELEMS)
+            return cb_fail(err, "model config: in_proj (%lld x %d) is too large",
+                           (long long)rows, c->d_model);
+        return 0;
+    }
+    if (positive(err, "dt_rank", c->dt_rank))
+        return -1;
+    if (c->dt_rank > di)
+        return cb_fail(err, "model config: dt_rank = %d exceeds d_inner = %lld", c->dt_rank,
+                       (long long)di);
     if (2 * di * c->d_model > MAX_ELEMS)
         return cb_fail(err, "model config: in_proj 2 d_inner x d_model = %lld x %d is too large",
                        (long long)(2 * di), c->d_model);
@@ -93,16 +150,12 @@ static int check_mamba1(const model_config *c, cb_err *err)
     return 0;
 }
 
-int model_config_check(const model_config *c, cb_err *err)
+/* The fields of the Transformer block (attention + SwiGLU MLP). */
+static int check_attention(const model_config *c, cb_err *err)
 {
-    if (c->arch == MODEL_ARCH_MAMBA1)
-        return check_mamba1(c, err);
-    if (c->arch != MODEL_ARCH_TRANSFORMER)
-        return cb_fail(err, "model config: arch = %d is not a known architecture", (int)c->arch);
-    if (positive(err, "vocab", c->vocab) || positive(err, "d_model", c->d_model) ||
-        positive(err, "n_layers", c->n_layers) || positive(err, "n_heads", c->n_heads) ||
-        positive(err, "n_kv_heads", c->n_kv_heads) || positive(err, "head_dim", c->head_dim) ||
-        positive(err, "ffn_dim", c->ffn_dim) || positive(err, "max_context", c->max_context))
+    if (positive(err, "n_heads", c->n_heads) || positive(err, "n_kv_heads", c->n_kv_heads) ||
+        positive(err, "head_dim", c->head_dim) || positive(err, "ffn_dim", c->ffn_dim) ||
+        positive(err, "max_context", c->max_context))
         return -1;
     if (c->n_heads % c->n_kv_heads != 0)
         return cb_fail(err, "model config: n_kv_heads = %d does not divide n_heads = %d",
@@ -112,8 +165,6 @@ int model_config_check(const model_config *c, cb_err *err)
     if (c->head_dim > ATTN_MAX_D)
         return cb_fail(err, "model config: head_dim = %d exceeds the attention limit %d",
                        c->head_dim, ATTN_MAX_D);
-    if (!(isfinite(c->rms_eps) && c->rms_eps > 0 && c->rms_eps < 1))
-        return cb_fail(err, "model config: rms_eps = %g must be in (0, 1)", (double)c->rms_eps);
     if (!(isfinite(c->rope_theta) && c->rope_theta > 1))
         return cb_fail(err, "model config: rope_theta = %g must be finite and > 1", c->rope_theta);
     if (c->rope_llama3 != 0 && c->rope_llama3 != 1)
@@ -136,14 +187,8 @@ int model_config_check(const model_config *c, cb_err *err)
     }
     if (c->qkv_bias != 0 && c->qkv_bias != 1)
         return cb_fail(err, "model config: qkv_bias = %d must be 0 or 1", c->qkv_bias);
-    if (c->tied_embeddings != 0 && c->tied_embeddings != 1)
-        return cb_fail(err, "model config: tied_embeddings = %d must be 0 or 1",
-                       c->tied_embeddings);
     /* Products that size one tensor or one cache must fit the kernels' ints. */
     int64_t qd = (int64_t)c->n_heads * c->head_dim;
-    if ((int64_t)c->vocab * c->d_model > MAX_ELEMS)
-        return cb_fail(err, "model config: vocab x d_model = %d x %d is too large", c->vocab,
-                       c->d_model);
     if (qd * c->d_model > MAX_ELEMS)
         return cb_fail(err, "model config: n_heads x head_dim x d_model is too large");
     if ((int64_t)c->ffn_dim * c->d_model > MAX_ELEMS)
@@ -153,4 +198,40 @@ int model_config_check(const model_config *c, cb_err *err)
         return cb_fail(err, "model config: max_context = %d is too large for one layer's cache",
                        c->max_context);
     return 0;
+}
+
+/* A hybrid's pattern: n_layers characters, each 'M' or 'A'. */
+static int check_pattern(const model_config *c, cb_err *err)
+{
+    size_t n = strnlen(c->pattern, sizeof c->pattern);
+    if (n == sizeof c->pattern)
+        return cb_fail(err, "model config: pattern is not terminated (at most %d layers)",
+                       MODEL_MAX_LAYERS);
+    if (n != (size_t)c->n_layers)
+        return cb_fail(err, "model config: pattern \"%s\" has %zu layers, n_layers = %d",
+                       c->pattern, n, c->n_layers);
+    for (size_t i = 0; i < n; i++)
+        if (c->pattern[i] != 'M' && c->pattern[i] != 'A')
+            return cb_fail(err, "model config: pattern \"%s\": layer %zu is '%c', not 'M' or 'A'",
+                           c->pattern, i, c->pattern[i]);
+    return 0;
+}
+
+int model_config_check(const model_config *c, cb_err *err)
+{
+    if (check_shared(c, err) != 0)
+        return -1;
+    switch (c->arch) {
+    case MODEL_ARCH_TRANSFORMER:
+        return check_attention(c, err);
+    case MODEL_ARCH_MAMBA1:
+        return check_ssm(c, 0, err);
+    case MODEL_ARCH_MAMBA2:
+        return check_ssm(c, 1, err);
+    case MODEL_ARCH_HYBRID:
+        if (check_ssm(c, 1, err) != 0 || check_attention(c, err) != 0)
+            return -1;
+        return check_pattern(c, err);
+    }
+    return cb_fail(err, "model config: arch = %d is not a known architecture", (int)c->arch);
 }

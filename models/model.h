@@ -13,13 +13,22 @@
 #ifndef CTXBENCH_MODELS_MODEL_H
 #define CTXBENCH_MODELS_MODEL_H
 
+#include "operators/lowp.h"
 #include "util/error.h"
+
+/* Longest layer pattern (hybrid stacks). */
+#define MODEL_MAX_LAYERS 256
 
 /* Which stack a configuration describes. */
 typedef enum model_arch {
     MODEL_ARCH_TRANSFORMER = 0, /* Llama-style: RMSNorm, RoPE, GQA, SwiGLU MLP */
     MODEL_ARCH_MAMBA1 = 1,      /* Mamba-1 (models/mamba1.h): RMSNorm, selective-scan mixer */
+    MODEL_ARCH_MAMBA2 = 2,      /* Mamba-2 (models/mamba2.h): RMSNorm, SSD mixer */
+    MODEL_ARCH_HYBRID = 3,      /* Mamba-2 layers and Transformer blocks at `pattern` */
 } model_arch;
+
+/* "transformer", "mamba1", "mamba2", "hybrid" ("?" otherwise). */
+const char *model_arch_name(model_arch a);
 
 typedef struct model_config {
     model_arch arch;
@@ -47,6 +56,18 @@ typedef struct model_config {
     int d_conv;          /* causal conv width; must be OP_CONV1D_WIDTH = 4 */
     int expand;          /* >= 1 (2 in every released Mamba-1) */
     int dt_rank;         /* rank of delta, 1..d_inner; ceil(d_model / 16) in releases */
+    /* Mamba-2 and hybrid (d_state, d_conv, expand as above; ngroups is 1):
+     * heads = d_inner / ssm_head_dim, in_proj rows 2 d_inner + 2 d_state + heads. */
+    int ssm_head_dim;    /* P, divides d_inner (64 in mamba2-130m) */
+    int chunk;           /* SSD chunk length of prefill, >= 1 (256 in releases) */
+    /* Hybrid only: layer l is a Mamba-2 block when pattern[l] == 'M' and a
+     * Transformer block (attention + SwiGLU MLP, the fields above) when 'A';
+     * strlen(pattern) == n_layers. */
+    char pattern[MODEL_MAX_LAYERS + 1];
+    /* Every architecture: how the weight matrices (embedding, projections,
+     * LM head) are stored for inference; norms, biases, conv and SSM
+     * parameters stay fp32. */
+    op_wtype wtype;
 } model_config;
 
 /* A small Llama-shaped config (vocab 97, d 64, 2 layers, 4 heads / 2 KV heads
@@ -59,6 +80,15 @@ model_config model_config_tiny(void);
  * Cannot fail. */
 model_config model_config_mamba1_tiny(void);
 
+/* A small Mamba-2 config (vocab 97, d 64, 4 layers, d_state 16, ssm_head_dim
+ * 16 (8 heads), d_conv 4, expand 2, chunk 8, eps 1e-5, tied embeddings).
+ * Cannot fail. */
+model_config model_config_mamba2_tiny(void);
+
+/* A small hybrid: model_config_mamba2_tiny with pattern "MAMA" and the
+ * attention fields of model_config_tiny (max_context 64).  Cannot fail. */
+model_config model_config_hybrid_tiny(void);
+
 /* Checks every field the architecture uses.  Transformer: positive sizes, n_kv_heads
  * dividing n_heads, head_dim even and within the attention kernels' limit,
  * flags 0 or 1, finite positive eps and theta > 1, coherent Llama 3 scaling,
@@ -66,7 +96,11 @@ model_config model_config_mamba1_tiny(void);
  * d_model, n_layers, expand; d_state within the scan's limit, d_conv equal
  * to the conv kernels' width, dt_rank in 1..d_inner, eps and the tied flag as
  * above, and every weight's element count within int range (the attention
- * fields are ignored).  Returns 0, or -1 with err
+ * fields are ignored).  Mamba-2: as Mamba-1 without dt_rank, plus
+ * ssm_head_dim dividing d_inner, d_state within the SSD kernels' limit and
+ * chunk >= 1.  Hybrid: Mamba-2's checks, the Transformer's, and a pattern of
+ * n_layers characters each 'M' or 'A'.  Every architecture: wtype one of
+ * op_wtype.  Returns 0, or -1 with err
  * naming the first bad field ("model config: n_kv_heads = 3 does not divide
  * n_heads = 4"). */
 int model_config_check(const model_config *c, cb_err *err);

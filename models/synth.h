@@ -35,6 +35,26 @@
  * Deterministic; cannot fail. */
 void synth_fill_uniform(float *x, size_t n, float bound, uint64_t seed, uint64_t stream);
 
+/* Fills the matrix x[0..n) stored as wt with the values synth_fill_uniform
+ * gives for (seed, stream), rounded to wt.  Cannot fail. */
+void synth_fill_matrix(void *x, op_wtype wt, size_t n, float bound, uint64_t seed,
+                       uint64_t stream);
+
+/* x[0..n) = 1 (RMSNorm weights, D). */
+void synth_fill_ones(float *x, size_t n);
+
+/* Mamba's dt bias: softplus^-1(dt), dt log-uniform in [1e-3, 1e-1] from
+ * (seed, stream). */
+void synth_dt_bias(float *bias, size_t n, uint64_t seed, uint64_t stream);
+
+/* The token embedding, final norm and (untied) LM head of c. */
+void synth_embeddings(const model_config *c, uint64_t seed, void *tok_emb, float *final_norm,
+                      void *lm_head);
+
+/* The tensors of Transformer block l (its streams depend on l only, so a
+ * hybrid's attention block l equals a Transformer's layer l). */
+void synth_tf_layer(const model_config *c, uint64_t seed, int l, tf_layer_weights *L);
+
 /* Allocates (tf_weights_alloc) and fills the Transformer weights of cfg from
  * seed.  Returns 0, or -1 with err (bad config, out of memory) and *w zeroed.
  * The caller frees with tf_weights_free or hands w to tf_create. */

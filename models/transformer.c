@@ -45,30 +45,63 @@ struct tf_state {
     float *cos_t, *sin_t;     /* (N, D/2) RoPE tables of the current pass */
     float *inv_freq;          /* (D/2) */
     size_t act_bytes;         /* the buffers above except the cache */
+    size_t region;            /* kernel scratch region of the current pass's steps */
     void *kscr;               /* kernel scratch (gemm, flash, decode), grown on demand */
     size_t kscr_bytes;
 };
 
 /* ---- weights -------------------------------------------------------------------------- */
 
-/* Floats of each tensor, in allocation order (also synth.c's order). */
-static size_t layer_floats(const model_config *c)
+/* Takes a 64-byte-aligned region of bytes from *at. */
+static void *take(char **at, size_t bytes)
+{
+    void *p = *at;
+    *at += mx_round64(bytes);
+    return p;
+}
+
+size_t tf_layer_bytes(const model_config *c)
 {
     size_t d = (size_t)c->d_model, qd = (size_t)c->n_heads * c->head_dim,
            kvd = (size_t)c->n_kv_heads * c->head_dim, f = (size_t)c->ffn_dim;
-    size_t n = d + qd * d + 2 * kvd * d + d * qd + d + 3 * f * d;
+    op_wtype wt = c->wtype;
+    size_t n = 2 * mx_round64(d * sizeof(float)) + mx_round64(mx_matrix_bytes(qd, d, wt)) +
+               2 * mx_round64(mx_matrix_bytes(kvd, d, wt)) +
+               mx_round64(mx_matrix_bytes(d, qd, wt)) + 3 * mx_round64(mx_matrix_bytes(f, d, wt));
     if (c->qkv_bias)
-        n += qd + 2 * kvd;
+        n += mx_round64(qd * sizeof(float)) + 2 * mx_round64(kvd * sizeof(float));
     return n;
 }
 
 size_t tf_weight_bytes(const model_config *c)
 {
-    size_t emb = (size_t)c->vocab * c->d_model;
-    size_t n = emb + (size_t)c->n_layers * layer_floats(c) + (size_t)c->d_model;
+    size_t emb = mx_round64(mx_matrix_bytes((size_t)c->vocab, (size_t)c->d_model, c->wtype));
+    size_t n = emb + (size_t)c->n_layers * tf_layer_bytes(c) +
+               mx_round64((size_t)c->d_model * sizeof(float));
     if (!c->tied_embeddings)
         n += emb;
-    return n * sizeof(float);
+    return n;
+}
+
+void tf_layer_carve(const model_config *c, char **at, tf_layer_weights *L)
+{
+    size_t d = (size_t)c->d_model, qd = (size_t)c->n_heads * c->head_dim,
+           kvd = (size_t)c->n_kv_heads * c->head_dim, f = (size_t)c->ffn_dim;
+    op_wtype wt = c->wtype;
+    L->attn_norm = take(at, d * sizeof(float));
+    L->wq = take(at, mx_matrix_bytes(qd, d, wt));
+    L->wk = take(at, mx_matrix_bytes(kvd, d, wt));
+    L->wv = take(at, mx_matrix_bytes(kvd, d, wt));
+    if (c->qkv_bias) {
+        L->bq = take(at, qd * sizeof(float));
+        L->bk = take(at, kvd * sizeof(float));
+        L->bv = take(at, kvd * sizeof(float));
+    }
+    L->wo = take(at, mx_matrix_bytes(d, qd, wt));
+    L->ffn_norm = take(at, d * sizeof(float));
+    L->w_gate = take(at, mx_matrix_bytes(f, d, wt));
+    L->w_up = take(at, mx_matrix_bytes(f, d, wt));
+    L->w_down = take(at, mx_matrix_bytes(d, f, wt));
 }
 
 int tf_weights_alloc(const model_config *c, tf_weights *w, cb_err *err)
@@ -79,7 +112,7 @@ int tf_weights_alloc(const model_config *c, tf_weights *w, cb_err *err)
     if (c->arch != MODEL_ARCH_TRANSFORMER)
         return cb_fail(err, "transformer weights: arch = %d is not a Transformer", (int)c->arch);
     size_t bytes = tf_weight_bytes(c);
-    float *block = NULL;
+    char *block = NULL;
     if (posix_memalign((void **)&block, 64, bytes) != 0)
         return cb_fail(err, "transformer weights: out of memory (%zu bytes)", bytes);
     tf_layer_weights *layers = calloc((size_t)c->n_layers, sizeof *layers);
@@ -87,34 +120,13 @@ int tf_weights_alloc(const model_config *c, tf_weights *w, cb_err *err)
         free(block);
         return cb_fail(err, "transformer weights: out of memory");
     }
-    size_t d = (size_t)c->d_model, qd = (size_t)c->n_heads * c->head_dim,
-           kvd = (size_t)c->n_kv_heads * c->head_dim, f = (size_t)c->ffn_dim;
-    float *at = block;
-#define TAKE(ptr, count) ((ptr) = at, at += (count))
-    TAKE(w->tok_emb, (size_t)c->vocab * d);
-    for (int l = 0; l < c->n_layers; l++) {
-        tf_layer_weights *L = &layers[l];
-        TAKE(L->attn_norm, d);
-        TAKE(L->wq, qd * d);
-        TAKE(L->wk, kvd * d);
-        TAKE(L->wv, kvd * d);
-        if (c->qkv_bias) {
-            TAKE(L->bq, qd);
-            TAKE(L->bk, kvd);
-            TAKE(L->bv, kvd);
-        }
-        TAKE(L->wo, d * qd);
-        TAKE(L->ffn_norm, d);
-        TAKE(L->w_gate, f * d);
-        TAKE(L->w_up, f * d);
-        TAKE(L->w_down, d * f);
-    }
-    TAKE(w->final_norm, d);
-    if (c->tied_embeddings)
-        w->lm_head = w->tok_emb;
-    else
-        TAKE(w->lm_head, (size_t)c->vocab * d);
-#undef TAKE
+    size_t emb = mx_matrix_bytes((size_t)c->vocab, (size_t)c->d_model, c->wtype);
+    char *at = block;
+    w->tok_emb = take(&at, emb);
+    for (int l = 0; l < c->n_layers; l++)
+        tf_layer_carve(c, &at, &layers[l]);
+    w->final_norm = take(&at, (size_t)c->d_model * sizeof(float));
+    w->lm_head = c->tied_embeddings ? w->tok_emb : take(&at, emb);
     w->layers = layers;
     w->owner = block;
     w->release = free;
@@ -133,26 +145,16 @@ void tf_weights_free(tf_weights *w)
 
 /* ---- breakdown ------------------------------------------------------------------------ */
 
-const char *tf_op_class_name(tf_op_class c)
-{
-    static const char *const names[TF_OP_N] = {"gemm", "attention", "norm", "elementwise",
-                                               "other"};
-    return (unsigned)c < TF_OP_N ? names[c] : "?";
-}
-
 void tf_breakdown_clear(tf_model *m) { memset(&m->bd, 0, sizeof m->bd); }
 
+/* The breakdown to time into, or NULL when timing is off. */
+static mx_breakdown *bd_of(tf_model *m) { return m->timing ? &m->bd : NULL; }
+
 /* One step of the forward pass, timed into class cls (models/exec.h). */
-static int step(tf_model *m, pool *p, const pool_part *part, tf_op_class cls, pool_fn fn,
+static int step(tf_model *m, pool *p, const pool_part *part, mx_op_class cls, pool_fn fn,
                 void *ctx, cb_err *err)
 {
-    return mx_step(m->timing, m->bd.sec, m->bd.runs, (int)cls, p, part, fn, ctx, err);
-}
-
-/* Times caller-thread work started at t0 into class cls. */
-static void account(tf_model *m, tf_op_class cls, int64_t t0)
-{
-    mx_account(m->timing, m->bd.sec, m->bd.runs, (int)cls, t0);
+    return mx_step(bd_of(m), cls, p, part, fn, ctx, err);
 }
 
 /* ---- worker functions (one per kind of step) -----------------------------------------
@@ -385,252 +387,281 @@ static int check_token(const tf_model *m, int t, int i, cb_err *err)
 
 /* ---- prefill -------------------------------------------------------------------------- */
 
-int tf_prefill(tf_model *m, pool *p, const pool_part *part, const int *tokens, int n,
-               float *logits, float *logits_all, cb_err *err)
+int tf_layers_prefill_begin(tf_model *m, int n, int n_workers, cb_err *err)
 {
     const model_config *c = &m->cfg;
     tf_state *s = m->s;
-    const tf_weights *w = &m->w;
-    int d = c->d_model, H = c->n_heads, Hkv = c->n_kv_heads, D = c->head_dim, F = c->ffn_dim;
-    int qd = H * D, kvd = Hkv * D, nw = part->n;
-    size_t cap = (size_t)c->max_context;
-    m->n_pos = 0;
+    int d = c->d_model, D = c->head_dim, F = c->ffn_dim;
+    int qd = c->n_heads * D, kvd = c->n_kv_heads * D;
     if (n < 1 || n > m->max_prefill)
         return cb_fail(err, "transformer: prefill of %d tokens (must be 1..%d)", n,
                        m->max_prefill);
-    for (int i = 0; i < n; i++)
-        if (check_token(m, tokens[i], i, err) != 0)
-            return -1;
-
     /* Kernel scratch: three GEMM regions (one per product of a step) or the
      * flash tiles, whichever is larger. */
     size_t region = 0;
     int shapes[][2] = {{qd, d}, {kvd, d}, {d, qd}, {F, d}, {d, F}};
     for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++) {
-        size_t b = mx_round64(op_gemm_scratch_bytes(shapes[i][0], n, shapes[i][1], nw));
+        size_t b = mx_round64(op_gemm_scratch_bytes(shapes[i][0], n, shapes[i][1], n_workers));
         region = b > region ? b : region;
     }
-    size_t need = 3 * region, fl = op_attn_flash_scratch_bytes(D, nw);
+    size_t need = 3 * region, fl = op_attn_flash_scratch_bytes(D, n_workers);
     if (ensure_scratch(m, need > fl ? need : fl, err) != 0)
         return -1;
-
-    /* Embedding lookup: x[i] = tok_emb[tokens[i]]. */
-    int64_t t0 = m->timing ? cb_now_ns() : 0;
-    mx_embed(w->tok_emb, tokens, n, d, s->x);
+    s->region = region;
     /* RoPE tables for positions 0..n-1. */
     op_rope_tables(s->inv_freq, 0, n, D, s->cos_t, s->sin_t);
-    account(m, TF_OP_OTHER, t0);
+    return 0;
+}
 
-    for (int l = 0; l < c->n_layers; l++) {
-        const tf_layer_weights *L = &w->layers[l];
-        float *kc = s->k_cache + (size_t)l * kvd * cap, *vc = s->v_cache + (size_t)l * kvd * cap;
+int tf_layer_prefill(tf_model *m, pool *p, const pool_part *part, int l, float *x, int n,
+                     cb_err *err)
+{
+    const model_config *c = &m->cfg;
+    tf_state *s = m->s;
+    const tf_layer_weights *L = &m->w.layers[l];
+    int d = c->d_model, H = c->n_heads, Hkv = c->n_kv_heads, D = c->head_dim, F = c->ffn_dim;
+    int qd = H * D, kvd = Hkv * D;
+    size_t cap = (size_t)c->max_context, region = s->region;
+    op_wtype wt = c->wtype;
+    float *kc = s->k_cache + (size_t)l * kvd * cap, *vc = s->v_cache + (size_t)l * kvd * cap;
 
-        /* Attention RMSNorm: xb = rmsnorm(x) * attn_norm. */
-        mx_norm_job nj = {s->x, L->attn_norm, s->xb, n, d, c->rms_eps};
-        if (step(m, p, part, TF_OP_NORM, mx_norm_worker, &nj, err))
-            return -1;
-        /* Transpose for the GEMM: xt (d, n) = xb^T. */
-        mx_transp_job tj = {{{s->xb, s->xt, 1, n, d, 0, 0, 0}}, 1};
-        if (step(m, p, part, TF_OP_OTHER, mx_transp_worker, &tj, err))
-            return -1;
-        /* QKV projections (+ biases): qt = Wq xt + bq, kt = Wk xt + bk, vt = Wv xt + bv. */
-        mx_proj_job pj = {{{L->wq, L->bq, s->xt, s->qt, qd, d},
-                           {L->wk, L->bk, s->xt, s->kt, kvd, d},
-                           {L->wv, L->bv, s->xt, s->vt, kvd, d}},
-                          3, n, s->kscr, region};
-        if (step(m, p, part, TF_OP_GEMM, mx_proj_worker, &pj, err))
-            return -1;
-        /* Head-major: q (H, n, D) from qt (H, D, n); k, v (Hkv, n, D) likewise. */
-        size_t hs = (size_t)n * D;
-        mx_transp_job hj = {{{s->qt, s->q, H, D, n, hs, hs, 0},
-                             {s->kt, s->k, Hkv, D, n, hs, hs, 0},
-                             {s->vt, s->v, Hkv, D, n, hs, hs, 0}},
-                            3};
-        if (step(m, p, part, TF_OP_OTHER, mx_transp_worker, &hj, err))
-            return -1;
-        /* RoPE on q and k at positions 0..n-1. */
-        rope_job rj = {s->q, s->k, s->cos_t, s->sin_t, H, Hkv, n, D};
-        if (step(m, p, part, TF_OP_ELEMWISE, rope_worker, &rj, err))
-            return -1;
-        /* Write K and V into the cache, positions 0..n-1. */
-        kvcopy_job cj = {s->k, s->v, kc, vc, Hkv, n, (int)cap, D};
-        if (step(m, p, part, TF_OP_OTHER, kvcopy_worker, &cj, err))
-            return -1;
-        /* Causal attention (flash): o (H, n, D). */
-        flash_job fj = {s->q, s->k, s->v, s->o, H, Hkv, n, D, s->kscr};
-        if (step(m, p, part, TF_OP_ATTN, flash_worker, &fj, err))
-            return -1;
-        /* Transpose for the GEMM: xt (H*D, n) = o as (n, D) per head, transposed. */
-        mx_transp_job oj = {{{s->o, s->xt, H, n, D, hs, hs, 0}}, 1};
-        if (step(m, p, part, TF_OP_OTHER, mx_transp_worker, &oj, err))
-            return -1;
-        /* Output projection: yt (d, n) = Wo xt. */
-        mx_proj_job wj = {{{L->wo, NULL, s->xt, s->yt, d, qd}}, 1, n, s->kscr, region};
-        if (step(m, p, part, TF_OP_GEMM, mx_proj_worker, &wj, err))
-            return -1;
-        /* Residual: x += yt^T. */
-        mx_transp_job rsj = {{{s->yt, s->x, 1, d, n, 0, 0, 1}}, 1};
-        if (step(m, p, part, TF_OP_OTHER, mx_transp_worker, &rsj, err))
-            return -1;
-        /* MLP RMSNorm: xb = rmsnorm(x) * ffn_norm, and xt = xb^T. */
-        mx_norm_job fnj = {s->x, L->ffn_norm, s->xb, n, d, c->rms_eps};
-        if (step(m, p, part, TF_OP_NORM, mx_norm_worker, &fnj, err))
-            return -1;
-        if (step(m, p, part, TF_OP_OTHER, mx_transp_worker, &tj, err))
-            return -1;
-        /* Gate and up projections: gt = Wg xt, ut = Wu xt (ffn, n). */
-        mx_proj_job gj = {{{L->w_gate, NULL, s->xt, s->gt, F, d},
-                           {L->w_up, NULL, s->xt, s->ut, F, d}},
-                          2, n, s->kscr, region};
-        if (step(m, p, part, TF_OP_GEMM, mx_proj_worker, &gj, err))
-            return -1;
-        /* SwiGLU: gt = silu(gt) * ut. */
-        swiglu_job sj = {s->gt, s->ut, F, n};
-        if (step(m, p, part, TF_OP_ELEMWISE, swiglu_worker, &sj, err))
-            return -1;
-        /* Down projection: yt (d, n) = Wd gt. */
-        mx_proj_job dj = {{{L->w_down, NULL, s->gt, s->yt, d, F}}, 1, n, s->kscr, region};
-        if (step(m, p, part, TF_OP_GEMM, mx_proj_worker, &dj, err))
-            return -1;
-        /* Residual: x += yt^T. */
-        if (step(m, p, part, TF_OP_OTHER, mx_transp_worker, &rsj, err))
-            return -1;
-    }
-
-    /* Final RMSNorm: of the last position (of all of them for logits_all). */
-    int first = logits_all ? 0 : n - 1;
-    mx_norm_job nj = {s->x + (size_t)first * d, w->final_norm, s->xb + (size_t)first * d,
-                      n - first, d, c->rms_eps};
-    if (step(m, p, part, TF_OP_NORM, mx_norm_worker, &nj, err))
+    /* Attention RMSNorm: xb = rmsnorm(x) * attn_norm. */
+    mx_norm_job nj = {x, L->attn_norm, s->xb, n, d, c->rms_eps};
+    if (step(m, p, part, MX_OP_NORM, mx_norm_worker, &nj, err))
         return -1;
-    /* LM head: logits = lm_head xb[n-1] (and every position's for logits_all). */
+    /* Transpose for the GEMM: xt (d, n) = xb^T. */
+    mx_transp_job tj = {{{s->xb, s->xt, 1, n, d, 0, 0, 0}}, 1};
+    if (step(m, p, part, MX_OP_OTHER, mx_transp_worker, &tj, err))
+        return -1;
+    /* QKV projections (+ biases): qt = Wq xt + bq, kt = Wk xt + bk, vt = Wv xt + bv. */
+    mx_proj_job pj = {{{L->wq, L->bq, s->xt, s->qt, qd, d},
+                       {L->wk, L->bk, s->xt, s->kt, kvd, d},
+                       {L->wv, L->bv, s->xt, s->vt, kvd, d}},
+                      3, n, s->kscr, region, wt};
+    if (step(m, p, part, MX_OP_GEMM, mx_proj_worker, &pj, err))
+        return -1;
+    /* Head-major: q (H, n, D) from qt (H, D, n); k, v (Hkv, n, D) likewise. */
+    size_t hs = (size_t)n * D;
+    mx_transp_job hj = {{{s->qt, s->q, H, D, n, hs, hs, 0},
+                         {s->kt, s->k, Hkv, D, n, hs, hs, 0},
+                         {s->vt, s->v, Hkv, D, n, hs, hs, 0}},
+                        3};
+    if (step(m, p, part, MX_OP_OTHER, mx_transp_worker, &hj, err))
+        return -1;
+    /* RoPE on q and k at positions 0..n-1. */
+    rope_job rj = {s->q, s->k, s->cos_t, s->sin_t, H, Hkv, n, D};
+    if (step(m, p, part, MX_OP_ELEMWISE, rope_worker, &rj, err))
+        return -1;
+    /* Write K and V into the cache, positions 0..n-1. */
+    kvcopy_job cj = {s->k, s->v, kc, vc, Hkv, n, (int)cap, D};
+    if (step(m, p, part, MX_OP_OTHER, kvcopy_worker, &cj, err))
+        return -1;
+    /* Causal attention (flash): o (H, n, D). */
+    flash_job fj = {s->q, s->k, s->v, s->o, H, Hkv, n, D, s->kscr};
+    if (step(m, p, part, MX_OP_ATTN, flash_worker, &fj, err))
+        return -1;
+    /* Transpose for the GEMM: xt (H*D, n) = o as (n, D) per head, transposed. */
+    mx_transp_job oj = {{{s->o, s->xt, H, n, D, hs, hs, 0}}, 1};
+    if (step(m, p, part, MX_OP_OTHER, mx_transp_worker, &oj, err))
+        return -1;
+    /* Output projection: yt (d, n) = Wo xt. */
+    mx_proj_job wj = {{{L->wo, NULL, s->xt, s->yt, d, qd}}, 1, n, s->kscr, region, wt};
+    if (step(m, p, part, MX_OP_GEMM, mx_proj_worker, &wj, err))
+        return -1;
+    /* Residual: x += yt^T. */
+    mx_transp_job rsj = {{{s->yt, x, 1, d, n, 0, 0, 1}}, 1};
+    if (step(m, p, part, MX_OP_OTHER, mx_transp_worker, &rsj, err))
+        return -1;
+    /* MLP RMSNorm: xb = rmsnorm(x) * ffn_norm, and xt = xb^T. */
+    mx_norm_job fnj = {x, L->ffn_norm, s->xb, n, d, c->rms_eps};
+    if (step(m, p, part, MX_OP_NORM, mx_norm_worker, &fnj, err))
+        return -1;
+    if (step(m, p, part, MX_OP_OTHER, mx_transp_worker, &tj, err))
+        return -1;
+    /* Gate and up projections: gt = Wg xt, ut = Wu xt (ffn, n). */
+    mx_proj_job gj = {{{L->w_gate, NULL, s->xt, s->gt, F, d}, {L->w_up, NULL, s->xt, s->ut, F, d}},
+                      2, n, s->kscr, region, wt};
+    if (step(m, p, part, MX_OP_GEMM, mx_proj_worker, &gj, err))
+        return -1;
+    /* SwiGLU: gt = silu(gt) * ut. */
+    swiglu_job sj = {s->gt, s->ut, F, n};
+    if (step(m, p, part, MX_OP_ELEMWISE, swiglu_worker, &sj, err))
+        return -1;
+    /* Down projection: yt (d, n) = Wd gt. */
+    mx_proj_job dj = {{{L->w_down, NULL, s->gt, s->yt, d, F}}, 1, n, s->kscr, region, wt};
+    if (step(m, p, part, MX_OP_GEMM, mx_proj_worker, &dj, err))
+        return -1;
+    /* Residual: x += yt^T. */
+    return step(m, p, part, MX_OP_OTHER, mx_transp_worker, &rsj, err);
+}
+
+/* Final RMSNorm and LM head of x (n, d): logits of the last position and,
+ * when logits_all is not NULL, of every position. */
+static int lm_head(tf_model *m, pool *p, const pool_part *part, const float *x, int n,
+                   float *logits, float *logits_all, cb_err *err)
+{
+    const model_config *c = &m->cfg;
+    tf_state *s = m->s;
+    int d = c->d_model, first = logits_all ? 0 : n - 1;
+    mx_norm_job nj = {x + (size_t)first * d, m->w.final_norm, s->xb + (size_t)first * d,
+                      n - first, d, c->rms_eps};
+    if (step(m, p, n - first > 1 ? part : NULL, MX_OP_NORM, mx_norm_worker, &nj, err))
+        return -1;
     for (int i = first; i < n; i++) {
-        float *dst = i == n - 1 && logits ? logits : logits_all ? logits_all + (size_t)i * c->vocab
-                                                                : NULL;
+        float *dst = i == n - 1 && logits ? logits
+                     : logits_all        ? logits_all + (size_t)i * c->vocab
+                                         : NULL;
         if (!dst)
             continue;
-        mx_proj_job lj = {{{w->lm_head, NULL, s->xb + (size_t)i * d, dst, c->vocab, d}},
-                          1, 0, NULL, 0};
-        if (step(m, p, part, TF_OP_GEMM, mx_proj_worker, &lj, err))
+        mx_proj_job lj = {{{m->w.lm_head, NULL, s->xb + (size_t)i * d, dst, c->vocab, d}},
+                          1, 0, NULL, 0, c->wtype};
+        if (step(m, p, part, MX_OP_GEMM, mx_proj_worker, &lj, err))
             return -1;
     }
     if (logits_all && logits)
         memcpy(logits_all + (size_t)(n - 1) * c->vocab, logits, (size_t)c->vocab * sizeof(float));
+    return 0;
+}
+
+int tf_prefill(tf_model *m, pool *p, const pool_part *part, const int *tokens, int n,
+               float *logits, float *logits_all, cb_err *err)
+{
+    const model_config *c = &m->cfg;
+    tf_state *s = m->s;
+    m->n_pos = 0;
+    if (tf_layers_prefill_begin(m, n, part->n, err) != 0)
+        return -1;
+    for (int i = 0; i < n; i++)
+        if (check_token(m, tokens[i], i, err) != 0)
+            return -1;
+    /* Embedding lookup: x[i] = tok_emb[tokens[i]]. */
+    int64_t t0 = mx_start(bd_of(m));
+    mx_embed(m->w.tok_emb, c->wtype, tokens, n, c->d_model, s->x);
+    mx_account(bd_of(m), MX_OP_OTHER, t0);
+    for (int l = 0; l < c->n_layers; l++)
+        if (tf_layer_prefill(m, p, part, l, s->x, n, err) != 0)
+            return -1;
+    if (lm_head(m, p, part, s->x, n, logits, logits_all, err) != 0)
+        return -1;
     m->n_pos = n;
     return 0;
 }
 
 /* ---- decode --------------------------------------------------------------------------- */
 
+int tf_layers_decode_begin(tf_model *m, int pos, int n_workers, cb_err *err)
+{
+    const model_config *c = &m->cfg;
+    int H = c->n_heads, Hkv = c->n_kv_heads, D = c->head_dim;
+    if (pos < 0 || pos >= c->max_context)
+        return cb_fail(err, "transformer: decode at position %d (capacity %d)", pos,
+                       c->max_context);
+    size_t region = mx_round64(op_attn_decode_scratch_bytes(H / Hkv, 1, D, n_workers));
+    if (ensure_scratch(m, (size_t)Hkv * region, err) != 0)
+        return -1;
+    m->s->region = region;
+    /* RoPE table of position pos. */
+    op_rope_tables(m->s->inv_freq, pos, 1, D, m->s->cos_t, m->s->sin_t);
+    return 0;
+}
+
+/* x += y over d elements, timed as "other". */
+static void residual_add(tf_model *m, float *x, const float *y, int d)
+{
+    int64_t t0 = mx_start(bd_of(m));
+    for (int i = 0; i < d; i++)
+        x[i] += y[i];
+    mx_account(bd_of(m), MX_OP_OTHER, t0);
+}
+
+int tf_layer_decode(tf_model *m, pool *p, const pool_part *part, int l, float *x, int pos,
+                    cb_err *err)
+{
+    const model_config *c = &m->cfg;
+    tf_state *s = m->s;
+    const tf_layer_weights *L = &m->w.layers[l];
+    int d = c->d_model, H = c->n_heads, Hkv = c->n_kv_heads, D = c->head_dim, F = c->ffn_dim;
+    int qd = H * D, kvd = Hkv * D, nw = part->n;
+    size_t cap = (size_t)c->max_context, region = s->region;
+    op_wtype wt = c->wtype;
+    float *kc = s->k_cache + (size_t)l * kvd * cap, *vc = s->v_cache + (size_t)l * kvd * cap;
+
+    /* Attention RMSNorm (one row, inline): xb = rmsnorm(x) * attn_norm. */
+    mx_norm_job nj = {x, L->attn_norm, s->xb, 1, d, c->rms_eps};
+    step(m, p, NULL, MX_OP_NORM, mx_norm_worker, &nj, err);
+    /* QKV projections (GEMV) + biases: q (H, D), k, v (Hkv, D). */
+    mx_proj_job pj = {{{L->wq, L->bq, s->xb, s->q, qd, d},
+                       {L->wk, L->bk, s->xb, s->k, kvd, d},
+                       {L->wv, L->bv, s->xb, s->v, kvd, d}},
+                      3, 0, NULL, 0, wt};
+    if (step(m, p, part, MX_OP_GEMM, mx_proj_worker, &pj, err))
+        return -1;
+    /* RoPE on q and k at position pos (inline). */
+    rope_job rj = {s->q, s->k, s->cos_t, s->sin_t, H, Hkv, 1, D};
+    step(m, p, NULL, MX_OP_ELEMWISE, rope_worker, &rj, err);
+    /* Attention over the cache: writes k, v into slot pos, o (H, D);
+     * then the merge of KV heads split between workers. */
+    dec_job aj = {s->q, s->k, s->v, kc, vc, s->o, H / Hkv, Hkv, pos, (int)cap, D, s->kscr, region};
+    if (step(m, p, part, MX_OP_ATTN, dec_worker, &aj, err))
+        return -1;
+    if (op_attn_decode_needs_merge(1, nw)) {
+        int64_t t0 = mx_start(bd_of(m));
+        for (int h = 0; h < Hkv; h++)
+            op_attn_decode_merge(s->o + (size_t)h * (H / Hkv) * D, H / Hkv, 1, pos, D,
+                                 (char *)s->kscr + (size_t)h * region, nw);
+        mx_account(bd_of(m), MX_OP_ATTN, t0);
+    }
+    /* Output projection: y = Wo o (d); residual x += y. */
+    mx_proj_job wj = {{{L->wo, NULL, s->o, s->yt, d, qd}}, 1, 0, NULL, 0, wt};
+    if (step(m, p, part, MX_OP_GEMM, mx_proj_worker, &wj, err))
+        return -1;
+    residual_add(m, x, s->yt, d);
+    /* MLP RMSNorm (inline): xb = rmsnorm(x) * ffn_norm. */
+    mx_norm_job fnj = {x, L->ffn_norm, s->xb, 1, d, c->rms_eps};
+    step(m, p, NULL, MX_OP_NORM, mx_norm_worker, &fnj, err);
+    /* Gate and up projections: g = Wg xb, u = Wu xb (ffn). */
+    mx_proj_job gj = {{{L->w_gate, NULL, s->xb, s->gt, F, d}, {L->w_up, NULL, s->xb, s->ut, F, d}},
+                      2, 0, NULL, 0, wt};
+    if (step(m, p, part, MX_OP_GEMM, mx_proj_worker, &gj, err))
+        return -1;
+    /* SwiGLU (inline): g = silu(g) * u. */
+    swiglu_job sj = {s->gt, s->ut, 1, F};
+    step(m, p, NULL, MX_OP_ELEMWISE, swiglu_worker, &sj, err);
+    /* Down projection: y = Wd g (d); residual x += y. */
+    mx_proj_job dj = {{{L->w_down, NULL, s->gt, s->yt, d, F}}, 1, 0, NULL, 0, wt};
+    if (step(m, p, part, MX_OP_GEMM, mx_proj_worker, &dj, err))
+        return -1;
+    residual_add(m, x, s->yt, d);
+    return 0;
+}
+
 int tf_decode(tf_model *m, pool *p, const pool_part *part, int token, int pos, float *logits,
               cb_err *err)
 {
     const model_config *c = &m->cfg;
     tf_state *s = m->s;
-    const tf_weights *w = &m->w;
-    int d = c->d_model, H = c->n_heads, Hkv = c->n_kv_heads, D = c->head_dim, F = c->ffn_dim;
-    int qd = H * D, kvd = Hkv * D, nw = part->n;
-    size_t cap = (size_t)c->max_context;
     if (pos < 0 || pos > m->n_pos || pos >= c->max_context)
         return cb_fail(err, "transformer: decode at position %d (cache holds %d of %d)", pos,
                        m->n_pos, c->max_context);
     if (check_token(m, token, pos, err) != 0)
         return -1;
     m->n_pos = pos; /* positions after pos are dropped; pos itself is written below */
-    size_t region = mx_round64(op_attn_decode_scratch_bytes(H / Hkv, 1, D, nw));
-    if (ensure_scratch(m, (size_t)Hkv * region, err) != 0)
+    if (tf_layers_decode_begin(m, pos, part->n, err) != 0)
         return -1;
-
-    /* Embedding lookup: x = tok_emb[token]; RoPE table of position pos. */
-    int64_t t0 = m->timing ? cb_now_ns() : 0;
-    memcpy(s->x, w->tok_emb + (size_t)token * d, (size_t)d * sizeof(float));
-    op_rope_tables(s->inv_freq, pos, 1, D, s->cos_t, s->sin_t);
-    account(m, TF_OP_OTHER, t0);
-
-    for (int l = 0; l < c->n_layers; l++) {
-        const tf_layer_weights *L = &w->layers[l];
-        float *kc = s->k_cache + (size_t)l * kvd * cap, *vc = s->v_cache + (size_t)l * kvd * cap;
-
-        /* Attention RMSNorm (one row, inline): xb = rmsnorm(x) * attn_norm. */
-        mx_norm_job nj = {s->x, L->attn_norm, s->xb, 1, d, c->rms_eps};
-        step(m, p, NULL, TF_OP_NORM, mx_norm_worker, &nj, err);
-        /* QKV projections (GEMV) + biases: q (H, D), k, v (Hkv, D). */
-        mx_proj_job pj = {{{L->wq, L->bq, s->xb, s->q, qd, d},
-                           {L->wk, L->bk, s->xb, s->k, kvd, d},
-                           {L->wv, L->bv, s->xb, s->v, kvd, d}},
-                          3, 0, NULL, 0};
-        if (step(m, p, part, TF_OP_GEMM, mx_proj_worker, &pj, err))
+    /* Embedding lookup: x = tok_emb[token]. */
+    int64_t t0 = mx_start(bd_of(m));
+    mx_embed(m->w.tok_emb, c->wtype, &token, 1, c->d_model, s->x);
+    mx_account(bd_of(m), MX_OP_OTHER, t0);
+    for (int l = 0; l < c->n_layers; l++)
+        if (tf_layer_decode(m, p, part, l, s->x, pos, err) != 0)
             return -1;
-        /* RoPE on q and k at position pos (inline). */
-        rope_job rj = {s->q, s->k, s->cos_t, s->sin_t, H, Hkv, 1, D};
-        step(m, p, NULL, TF_OP_ELEMWISE, rope_worker, &rj, err);
-        /* Attention over the cache: writes k, v into slot pos, o (H, D);
-         * then the merge of KV heads split between workers. */
-        dec_job aj = {s->q, s->k, s->v, kc, vc, s->o, H / Hkv, Hkv, pos, (int)cap, D,
-                      s->kscr, region};
-        if (step(m, p, part, TF_OP_ATTN, dec_worker, &aj, err))
-            return -1;
-        if (op_attn_decode_needs_merge(1, nw)) {
-            t0 = m->timing ? cb_now_ns() : 0;
-            for (int h = 0; h < Hkv; h++)
-                op_attn_decode_merge(s->o + (size_t)h * (H / Hkv) * D, H / Hkv, 1, pos, D,
-                                     (char *)s->kscr + (size_t)h * region, nw);
-            account(m, TF_OP_ATTN, t0);
-        }
-        /* Output projection: y = Wo o (d). */
-        mx_proj_job wj = {{{L->wo, NULL, s->o, s->yt, d, qd}}, 1, 0, NULL, 0};
-        if (step(m, p, part, TF_OP_GEMM, mx_proj_worker, &wj, err))
-            return -1;
-        /* Residual, MLP RMSNorm (inline): x += y; xb = rmsnorm(x) * ffn_norm. */
-        t0 = m->timing ? cb_now_ns() : 0;
-        for (int i = 0; i < d; i++)
-            s->x[i] += s->yt[i];
-        account(m, TF_OP_OTHER, t0);
-        mx_norm_job fnj = {s->x, L->ffn_norm, s->xb, 1, d, c->rms_eps};
-        step(m, p, NULL, TF_OP_NORM, mx_norm_worker, &fnj, err);
-        /* Gate and up projections: g = Wg xb, u = Wu xb (ffn). */
-        mx_proj_job gj = {{{L->w_gate, NULL, s->xb, s->gt, F, d},
-                           {L->w_up, NULL, s->xb, s->ut, F, d}},
-                          2, 0, NULL, 0};
-        if (step(m, p, part, TF_OP_GEMM, mx_proj_worker, &gj, err))
-            return -1;
-        /* SwiGLU (inline): g = silu(g) * u. */
-        swiglu_job sj = {s->gt, s->ut, 1, F};
-        step(m, p, NULL, TF_OP_ELEMWISE, swiglu_worker, &sj, err);
-        /* Down projection: y = Wd g (d). */
-        mx_proj_job dj = {{{L->w_down, NULL, s->gt, s->yt, d, F}}, 1, 0, NULL, 0};
-        if (step(m, p, part, TF_OP_GEMM, mx_proj_worker, &dj, err))
-            return -1;
-        /* Residual (inline): x += y. */
-        t0 = m->timing ? cb_now_ns() : 0;
-        for (int i = 0; i < d; i++)
-            s->x[i] += s->yt[i];
-        account(m, TF_OP_OTHER, t0);
-    }
-
-    /* Final RMSNorm (inline), then the LM head: logits = lm_head xb. */
-    mx_norm_job nj = {s->x, w->final_norm, s->xb, 1, d, c->rms_eps};
-    step(m, p, NULL, TF_OP_NORM, mx_norm_worker, &nj, err);
-    mx_proj_job lj = {{{w->lm_head, NULL, s->xb, logits, c->vocab, d}}, 1, 0, NULL, 0};
-    if (step(m, p, part, TF_OP_GEMM, mx_proj_worker, &lj, err))
+    if (lm_head(m, p, part, s->x, 1, logits, NULL, err) != 0)
         return -1;
     m->n_pos = pos + 1;
     return 0;
 }
 
 /* ---- reference forward ---------------------------------------------------------------- */
-
-/* y (n, m) rows = W (m, k) x rows (n, k) (+ bias), with op_gemv_ref. */
-static void ref_linear(const float *W, const float *bias, const float *x, float *y, int n, int m,
-                       int k)
-{
-    for (int i = 0; i < n; i++) {
-        op_gemv_ref(W, x + (size_t)i * k, y + (size_t)i * m, m, k);
-        if (bias)
-            for (int t = 0; t < m; t++)
-                y[(size_t)i * m + t] += bias[t];
-    }
-}
 
 /* dst (heads, n, D) <- src (n, heads, D), or back when back. */
 static void ref_heads(float *pm, float *hm, int n, int heads, int D, int back)
@@ -645,72 +676,90 @@ static void ref_heads(float *pm, float *hm, int n, int heads, int D, int back)
         }
 }
 
+int tf_layer_ref(const tf_model *m, int l, float *x, int n, cb_err *err)
+{
+    const model_config *c = &m->cfg;
+    const tf_layer_weights *L = &m->w.layers[l];
+    int d = c->d_model, H = c->n_heads, Hkv = c->n_kv_heads, D = c->head_dim, F = c->ffn_dim;
+    int qd = H * D, kvd = Hkv * D, rc = -1;
+    op_wtype wt = c->wtype;
+    size_t N = (size_t)n;
+    float *xb = malloc(N * d * sizeof(float)), *q = malloc(N * qd * sizeof(float)),
+          *k = malloc(N * kvd * sizeof(float)), *v = malloc(N * kvd * sizeof(float)),
+          *qh = malloc(N * qd * sizeof(float)), *kh = malloc(N * kvd * sizeof(float)),
+          *vh = malloc(N * kvd * sizeof(float)), *oh = malloc(N * qd * sizeof(float)),
+          *y = malloc(N * d * sizeof(float)), *g = malloc(N * F * sizeof(float)),
+          *u = malloc(N * F * sizeof(float));
+    if (!xb || !q || !k || !v || !qh || !kh || !vh || !oh || !y || !g || !u) {
+        cb_fail(err, "transformer reference: out of memory");
+        goto out;
+    }
+    /* RMSNorm, QKV projections and biases, position-major (n, heads, D). */
+    op_rmsnorm_ref(x, L->attn_norm, xb, n, d, c->rms_eps);
+    mx_ref_linear(L->wq, wt, L->bq, xb, q, n, qd, d);
+    mx_ref_linear(L->wk, wt, L->bk, xb, k, n, kvd, d);
+    mx_ref_linear(L->wv, wt, L->bv, xb, v, n, kvd, d);
+    /* RoPE at positions 0..n-1. */
+    op_rope_ref(q, q, n, H, D, m->s->inv_freq, 0);
+    op_rope_ref(k, k, n, Hkv, D, m->s->inv_freq, 0);
+    /* Causal attention on head-major copies. */
+    ref_heads(q, qh, n, H, D, 0);
+    ref_heads(k, kh, n, Hkv, D, 0);
+    ref_heads(v, vh, n, Hkv, D, 0);
+    op_attn_ref(qh, kh, vh, oh, H, Hkv, n, D);
+    ref_heads(q, oh, n, H, D, 1); /* q now holds o (n, H*D) */
+    /* Output projection and residual. */
+    mx_ref_linear(L->wo, wt, NULL, q, y, n, d, qd);
+    for (size_t i = 0; i < N * d; i++)
+        x[i] += y[i];
+    /* RMSNorm, SwiGLU MLP, residual. */
+    op_rmsnorm_ref(x, L->ffn_norm, xb, n, d, c->rms_eps);
+    mx_ref_linear(L->w_gate, wt, NULL, xb, g, n, F, d);
+    mx_ref_linear(L->w_up, wt, NULL, xb, u, n, F, d);
+    op_silu_ref(g, g, n, F);
+    for (size_t i = 0; i < N * F; i++)
+        g[i] *= u[i];
+    mx_ref_linear(L->w_down, wt, NULL, g, y, n, d, F);
+    for (size_t i = 0; i < N * d; i++)
+        x[i] += y[i];
+    rc = 0;
+out:
+    free(xb), free(q), free(k), free(v), free(qh), free(kh), free(vh), free(oh);
+    free(y), free(g), free(u);
+    return rc;
+}
+
 int tf_forward_ref(const tf_model *m, const int *tokens, int n, float *logits_all,
                    double *layer_rms, cb_err *err)
 {
     const model_config *c = &m->cfg;
     const tf_weights *w = &m->w;
-    int d = c->d_model, H = c->n_heads, Hkv = c->n_kv_heads, D = c->head_dim, F = c->ffn_dim;
-    int qd = H * D, kvd = Hkv * D, rc = -1;
+    int d = c->d_model, rc = -1;
     if (n < 1 || n > c->max_context)
         return cb_fail(err, "transformer reference: %d tokens (must be 1..%d)", n, c->max_context);
     for (int i = 0; i < n; i++)
         if (check_token(m, tokens[i], i, err) != 0)
             return -1;
     size_t N = (size_t)n;
-    float *x = malloc(N * d * sizeof(float)), *xb = malloc(N * d * sizeof(float)),
-          *q = malloc(N * qd * sizeof(float)), *k = malloc(N * kvd * sizeof(float)),
-          *v = malloc(N * kvd * sizeof(float)), *qh = malloc(N * qd * sizeof(float)),
-          *kh = malloc(N * kvd * sizeof(float)), *vh = malloc(N * kvd * sizeof(float)),
-          *oh = malloc(N * qd * sizeof(float)), *y = malloc(N * d * sizeof(float)),
-          *g = malloc(N * F * sizeof(float)), *u = malloc(N * F * sizeof(float));
-    if (!x || !xb || !q || !k || !v || !qh || !kh || !vh || !oh || !y || !g || !u) {
+    float *x = malloc(N * d * sizeof(float)), *xb = malloc(N * d * sizeof(float));
+    if (!x || !xb) {
         cb_fail(err, "transformer reference: out of memory");
         goto out;
     }
-    /* Embedding lookup. */
-    mx_embed(w->tok_emb, tokens, n, d, x);
+    mx_embed(w->tok_emb, c->wtype, tokens, n, d, x);
     if (layer_rms)
         layer_rms[0] = mx_rms(x, N * d);
     for (int l = 0; l < c->n_layers; l++) {
-        const tf_layer_weights *L = &w->layers[l];
-        /* RMSNorm, QKV projections and biases, position-major (n, heads, D). */
-        op_rmsnorm_ref(x, L->attn_norm, xb, n, d, c->rms_eps);
-        ref_linear(L->wq, L->bq, xb, q, n, qd, d);
-        ref_linear(L->wk, L->bk, xb, k, n, kvd, d);
-        ref_linear(L->wv, L->bv, xb, v, n, kvd, d);
-        /* RoPE at positions 0..n-1. */
-        op_rope_ref(q, q, n, H, D, m->s->inv_freq, 0);
-        op_rope_ref(k, k, n, Hkv, D, m->s->inv_freq, 0);
-        /* Causal attention on head-major copies. */
-        ref_heads(q, qh, n, H, D, 0);
-        ref_heads(k, kh, n, Hkv, D, 0);
-        ref_heads(v, vh, n, Hkv, D, 0);
-        op_attn_ref(qh, kh, vh, oh, H, Hkv, n, D);
-        ref_heads(q, oh, n, H, D, 1); /* q now holds o (n, H*D) */
-        /* Output projection and residual. */
-        ref_linear(L->wo, NULL, q, y, n, d, qd);
-        for (size_t i = 0; i < N * d; i++)
-            x[i] += y[i];
-        /* RMSNorm, SwiGLU MLP, residual. */
-        op_rmsnorm_ref(x, L->ffn_norm, xb, n, d, c->rms_eps);
-        ref_linear(L->w_gate, NULL, xb, g, n, F, d);
-        ref_linear(L->w_up, NULL, xb, u, n, F, d);
-        op_silu_ref(g, g, n, F);
-        for (size_t i = 0; i < N * F; i++)
-            g[i] *= u[i];
-        ref_linear(L->w_down, NULL, g, y, n, d, F);
-        for (size_t i = 0; i < N * d; i++)
-            x[i] += y[i];
+        if (tf_layer_ref(m, l, x, n, err) != 0)
+            goto out;
         if (layer_rms)
             layer_rms[l + 1] = mx_rms(x, N * d);
     }
     /* Final RMSNorm and LM head at every position. */
     op_rmsnorm_ref(x, w->final_norm, xb, n, d, c->rms_eps);
-    ref_linear(w->lm_head, NULL, xb, logits_all, n, c->vocab, d);
+    mx_ref_linear(w->lm_head, c->wtype, NULL, xb, logits_all, n, c->vocab, d);
     rc = 0;
 out:
-    free(x), free(xb), free(q), free(k), free(v), free(qh), free(kh), free(vh), free(oh);
-    free(y), free(g), free(u);
+    free(x), free(xb);
     return rc;
 }

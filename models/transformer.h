@@ -1,7 +1,9 @@
 /* models/transformer.h — a Llama-style decoder-only Transformer (Llama 2/3,
  * Qwen2) built only from operators/: RMSNorm, RoPE (rotate-half, optional
  * Llama 3 scaling), grouped-query attention with a KV cache, SwiGLU MLP,
- * optional QKV biases, tied or untied embeddings.  fp32 throughout.
+ * optional QKV biases, tied or untied embeddings.  Activations are fp32;
+ * the weight matrices are stored as cfg.wtype (f32, bf16 or f16, converted
+ * on the fly by the projections: operators/lowp.h).
  *
  * Three structs, owned by one tf_model:
  *   model_config  (models/model.h)  shapes and hyper-parameters
@@ -27,7 +29,13 @@
  *
  * Timing: when tf_model.timing is on, each pool_run of the forward pass (and
  * the caller-thread work between them) is timed with cb_now_ns into a
- * per-op-class breakdown (tf_breakdown), accumulated until cleared.
+ * per-op-class breakdown (mx_breakdown, models/exec.h), accumulated until
+ * cleared.
+ *
+ * Layer-level entry points (tf_layers_*_begin, tf_layer_prefill,
+ * tf_layer_decode) run one Transformer block over a residual stream the
+ * caller owns: the hybrid stack (models/mamba2.h) interleaves them with
+ * Mamba-2 blocks.
  *
  * Never: start threads (the caller's pool runs the kernels), print, or exit. */
 #ifndef CTXBENCH_MODELS_TRANSFORMER_H
@@ -36,40 +44,51 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "models/exec.h"
 #include "models/model.h"
 #include "platforms/pool.h"
 #include "util/error.h"
 
-/* ---- weights ------------------------------------------------------------------------ */
+/* ---- weights ------------------------------------------------------------------------ *
+ * Matrices (void *) are stored as cfg.wtype; vectors (float *) are fp32. */
 
 typedef struct tf_layer_weights {
     float *attn_norm;  /* (d) */
-    float *wq;         /* (H*D, d) */
-    float *wk;         /* (Hkv*D, d) */
-    float *wv;         /* (Hkv*D, d) */
+    void *wq;          /* (H*D, d) */
+    void *wk;          /* (Hkv*D, d) */
+    void *wv;          /* (Hkv*D, d) */
     float *bq, *bk, *bv; /* (H*D), (Hkv*D), (Hkv*D); NULL unless qkv_bias */
-    float *wo;         /* (d, H*D) */
+    void *wo;          /* (d, H*D) */
     float *ffn_norm;   /* (d) */
-    float *w_gate;     /* (ffn, d) */
-    float *w_up;       /* (ffn, d) */
-    float *w_down;     /* (d, ffn) */
+    void *w_gate;      /* (ffn, d) */
+    void *w_up;        /* (ffn, d) */
+    void *w_down;      /* (d, ffn) */
 } tf_layer_weights;
 
 /* The tensors of one model, read-only once handed to tf_create (the pointers
  * are non-const only so that their filler can write them). */
 typedef struct tf_weights {
-    float *tok_emb;            /* (vocab, d) */
+    void *tok_emb;             /* (vocab, d) */
     tf_layer_weights *layers;  /* (n_layers) */
     float *final_norm;         /* (d) */
-    float *lm_head;            /* (vocab, d); == tok_emb when tied_embeddings */
+    void *lm_head;             /* (vocab, d); == tok_emb when tied_embeddings */
     /* Who owns the storage: tf_weights_free calls release(owner) and frees
      * layers.  For tf_weights_alloc: owner is the one malloc'd block. */
     void *owner;
     void (*release)(void *owner);
 } tf_weights;
 
-/* Bytes of the distinct tensors of cfg (the LM head counted once when tied). */
+/* Bytes of the distinct tensors of cfg as stored (the LM head counted once
+ * when tied). */
 size_t tf_weight_bytes(const model_config *cfg);
+
+/* Bytes of one Transformer block's tensors (attention + MLP) as stored. */
+size_t tf_layer_bytes(const model_config *cfg);
+
+/* Points L's fields into the storage at *at (64-byte aligned regions, in
+ * the order of the struct) and advances *at past them: the layout
+ * tf_weights_alloc uses, for stacks that embed Transformer blocks. */
+void tf_layer_carve(const model_config *cfg, char **at, tf_layer_weights *L);
 
 /* Allocates every tensor of cfg (uninitialised) in one 64-byte-aligned block
  * and points w's fields into it (lm_head = tok_emb when tied; biases NULL
@@ -81,25 +100,6 @@ int tf_weights_alloc(const model_config *cfg, tf_weights *w, cb_err *err);
 /* Releases the storage and the layer array and zeroes *w.  A zeroed or NULL w
  * is a no-op. */
 void tf_weights_free(tf_weights *w);
-
-/* ---- breakdown -------------------------------------------------------------------- */
-
-typedef enum tf_op_class {
-    TF_OP_GEMM = 0,   /* GEMM (prefill) and GEMV (decode) projections, LM head */
-    TF_OP_ATTN,       /* flash prefill, KV-cache decode and its merge */
-    TF_OP_NORM,       /* RMSNorm */
-    TF_OP_ELEMWISE,   /* RoPE, SiLU x up */
-    TF_OP_OTHER,      /* embedding lookup, transposes, residual adds, cache copies */
-    TF_OP_N
-} tf_op_class;
-
-/* Name of a class: "gemm", "attention", "norm", "elementwise", "other". */
-const char *tf_op_class_name(tf_op_class c);
-
-typedef struct tf_breakdown {
-    double sec[TF_OP_N];  /* seconds accumulated per class */
-    long runs[TF_OP_N];   /* timed sections per class */
-} tf_breakdown;
 
 /* ---- state and model ----------------------------------------------------------------- */
 
@@ -113,7 +113,7 @@ typedef struct tf_model {
     int max_prefill;       /* longest prompt tf_prefill takes */
     int n_pos;             /* cached positions (see the state list above) */
     int timing;            /* 1: accumulate into bd (default 0) */
-    tf_breakdown bd;
+    mx_breakdown bd;
 } tf_model;
 
 /* Creates a model of cfg over w, taking ownership of w's storage on success
@@ -136,8 +136,8 @@ void tf_breakdown_clear(tf_model *m);
 
 /* Memory held by a model. */
 typedef struct tf_memory {
-    size_t weights;   /* tf_weight_bytes */
-    size_t kv_cache;  /* 2 n_layers Hkv max_context D x 4 */
+    size_t weights;   /* tf_weight_bytes (as stored) */
+    size_t kv_cache;  /* 2 n_layers Hkv max_context D x 4 (allocated) */
     size_t scratch;   /* activation buffers + kernel scratch currently allocated */
     size_t total;     /* their sum */
 } tf_memory;
@@ -170,5 +170,36 @@ int tf_decode(tf_model *m, pool *p, const pool_part *part, int token, int pos, f
  * memory). */
 int tf_forward_ref(const tf_model *m, const int *tokens, int n, float *logits_all,
                    double *layer_rms, cb_err *err);
+
+/* ---- layer-level entry points (hybrid stacks) ----------------------------------------
+ * The caller owns the residual stream x and the positions; these neither
+ * read nor change m->n_pos, and do not touch the embedding, final norm or
+ * LM head.  Layer l indexes m's own layers (0..cfg.n_layers-1). */
+
+/* Prepares a prefill pass of n tokens (1..max_prefill) on n_workers
+ * workers: kernel scratch and the RoPE tables of positions 0..n-1.
+ * Returns 0, or -1 with err (bad n, out of memory). */
+int tf_layers_prefill_begin(tf_model *m, int n, int n_workers, cb_err *err);
+
+/* Block l over x (n, d) in place (x += attention; x += MLP), writing
+ * positions 0..n-1 of layer l's cache.  After tf_layers_prefill_begin(n).
+ * Returns 0, or -1 with err (pool_run refused). */
+int tf_layer_prefill(tf_model *m, pool *p, const pool_part *part, int l, float *x, int n,
+                     cb_err *err);
+
+/* Prepares a decode step at position pos (0..max_context-1) on n_workers
+ * workers.  Returns 0, or -1 with err. */
+int tf_layers_decode_begin(tf_model *m, int pos, int n_workers, cb_err *err);
+
+/* Block l over x (d) in place at position pos, attending to cached
+ * positions 0..pos-1 of layer l and writing slot pos.  After
+ * tf_layers_decode_begin(pos).  Returns 0, or -1 with err. */
+int tf_layer_decode(tf_model *m, pool *p, const pool_part *part, int l, float *x, int pos,
+                    cb_err *err);
+
+/* Reference of block l over x (n, d) in place, positions 0..n-1, on the
+ * operators' references (for the hybrid's reference forward).  Returns 0,
+ * or -1 with err (out of memory). */
+int tf_layer_ref(const tf_model *m, int l, float *x, int n, cb_err *err);
 
 #endif

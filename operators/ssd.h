@@ -68,6 +68,10 @@
 
 #define SSD_TOL 1e-4 /* relative to mag (above) */
 
+/* Largest state size N a model may ask for (the kernels take any N; this
+ * bounds the state and scratch a configuration can request). */
+#define OP_SSD_MAX_STATE 1024
+
 /* One call's shape. */
 typedef struct op_ssd_shape {
     int64_t L; /* tokens (1 for a decode step) */

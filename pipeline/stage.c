@@ -52,6 +52,24 @@ static int stage_guarded_rep(void *ctx, cb_err *err)
     return g->fn(g->ctx, err);
 }
 
+/* Stores what the case reports besides its timing (exp_case.extras). */
+static int stage_store_extras(stage_machine *m, const exp_case *c, const meas_result *res,
+                              int64_t run_id, int64_t measurement_id, cb_err *err)
+{
+    exp_extras x = {0};
+    if (c->extras(c->ctx, res, &x, err) != 0)
+        return -1;
+    for (int i = 0; i < x.n_breakdown && i < EXP_MAX_EXTRAS; i++)
+        if (store_breakdown_put(m->store, measurement_id, x.breakdown[i].op_class,
+                                x.breakdown[i].seconds, err) != 0)
+            return -1;
+    for (int i = 0; i < x.n_metrics && i < EXP_MAX_EXTRAS; i++)
+        if (store_metric_put(m->store, run_id, measurement_id, x.metrics[i].name,
+                             x.metrics[i].value, x.metrics[i].unit, 0, err) != 0)
+            return -1;
+    return 0;
+}
+
 static int stage_store_case(stage_machine *m, const exp_point *point, const exp_case *c,
                             const meas_result *res, int64_t run_id, cb_err *err)
 {
@@ -63,6 +81,8 @@ static int stage_store_case(stage_machine *m, const exp_point *point, const exp_
     };
     int64_t measurement_id;
     if (store_measurement_put(m->store, run_id, &sm, &measurement_id, err) != 0)
+        return -1;
+    if (c->extras && stage_store_extras(m, c, res, run_id, measurement_id, err) != 0)
         return -1;
     if (!c->probe_kind)
         return 0;
