@@ -7,11 +7,13 @@
 extern const exp_runner exp_runner_roofline;
 extern const exp_runner exp_runner_gemm;
 extern const exp_runner exp_runner_operators;
+extern const exp_runner exp_runner_models;
 
 static const exp_runner *const exp_runners[] = {
     &exp_runner_roofline,
     &exp_runner_gemm,
     &exp_runner_operators,
+    &exp_runner_models,
     NULL,
 };
 

@@ -357,8 +357,6 @@ static int check_token(const m1_model *m, int t, long i, cb_err *err)
     return 0;
 }
 
-/* Zeroes the state when n_pos == 0 (an empty model's state is undefined:
- * a prefill from empty passes NULL initial states instead). */
 /* Floats of the conv and SSM states. */
 static size_t conv_floats(const model_config *c)
 {
@@ -390,6 +388,8 @@ void m1_state_load(m1_model *m, const void *buf, long n_pos)
     m->n_pos = n_pos;
 }
 
+/* Zeroes the state when n_pos == 0 (an empty model's state is undefined:
+ * a prefill from empty passes NULL initial states instead). */
 static void zero_state_if_empty(m1_model *m)
 {
     if (m->n_pos != 0)

@@ -161,3 +161,42 @@ int synth_mamba1(const model_config *c, uint64_t seed, m1_weights *w, cb_err *er
     }
     return 0;
 }
+
+/* Mamba-2 stream kinds (a separate range from the Transformer's and Mamba-1's). */
+enum { M2_INPROJ = 64, M2_CONVW, M2_CONVB, M2_DTB, M2_ALOG, M2_OUTPROJ };
+
+/* The tensors of Mamba-2 block l. */
+static void synth_m2_layer(const model_config *c, uint64_t seed, int l, m2_layer_weights *L)
+{
+    size_t d = (size_t)c->d_model, di = (size_t)c->expand * d, N = (size_t)c->d_state,
+           H = di / (size_t)c->ssm_head_dim, dc = di + 2 * N, nin = di + dc + H;
+    float in_d = 1.0f / sqrtf((float)d), in_i = 1.0f / sqrtf((float)di),
+          conv_b = 1.0f / sqrtf((float)OP_CONV1D_WIDTH);
+    op_wtype wt = c->wtype;
+    synth_fill_ones(L->norm, d);
+    synth_fill_matrix(L->in_proj, wt, nin * d, in_d, seed, sid(l, M2_INPROJ));
+    synth_fill_uniform(L->conv_w, dc * OP_CONV1D_WIDTH, conv_b, seed, sid(l, M2_CONVW));
+    synth_fill_uniform(L->conv_b, dc, conv_b, seed, sid(l, M2_CONVB));
+    synth_dt_bias(L->dt_bias, H, seed, sid(l, M2_DTB));
+    /* A = -uniform[1, 16]: u in [-1, 1) mapped to [1, 16). */
+    synth_fill_uniform(L->A_log, H, 1.0f, seed, sid(l, M2_ALOG));
+    for (size_t h = 0; h < H; h++)
+        L->A_log[h] = (float)log(1.0 + 7.5 * ((double)L->A_log[h] + 1.0));
+    synth_fill_ones(L->D, H);
+    synth_fill_ones(L->gnorm, di);
+    synth_fill_matrix(L->out_proj, wt, d * di, in_i, seed, sid(l, M2_OUTPROJ));
+}
+
+int synth_mamba2(const model_config *c, uint64_t seed, m2_weights *w, cb_err *err)
+{
+    if (m2_weights_alloc(c, w, err) != 0)
+        return -1;
+    synth_embeddings(c, seed, w->tok_emb, w->final_norm, w->lm_head);
+    for (int l = 0; l < c->n_layers; l++) {
+        if (m2_is_ssm_layer(c, l))
+            synth_m2_layer(c, seed, l, &w->ssm[l]);
+        else
+            synth_tf_layer(c, seed, l, &w->attn[l]);
+    }
+    return 0;
+}

@@ -18,6 +18,13 @@
  *                                            in [1e-3, 1e-1] (floored at 1e-4)
  *   A_log[c, n]                              log(n + 1)  (A = -(1..N))
  *   D                                        1
+ * and for Mamba-2 as mamba_ssm initialises a fresh Mamba2 mixer:
+ *   in_proj, out_proj                        uniform(+-1/sqrt(fan_in))
+ *   conv1d weight and bias (fan_in 4)        uniform(+-1/sqrt(4))
+ *   dt_bias                                  softplus^-1(dt), dt as Mamba-1's
+ *   A_log[h]                                 log(uniform in [1, 16])
+ *   D, norm, gated-norm weight               1
+ * (a hybrid's attention blocks as the Transformer's layers of the same index).
  *
  * Never: read files, print or exit. */
 #ifndef CTXBENCH_MODELS_SYNTH_H
@@ -28,6 +35,7 @@
 
 #include "models/model.h"
 #include "models/mamba1.h"
+#include "models/mamba2.h"
 #include "models/transformer.h"
 #include "util/error.h"
 
@@ -65,5 +73,12 @@ int synth_transformer(const model_config *cfg, uint64_t seed, tf_weights *w, cb_
  * and *w zeroed.  The caller frees with m1_weights_free or hands w to
  * m1_create. */
 int synth_mamba1(const model_config *cfg, uint64_t seed, m1_weights *w, cb_err *err);
+
+/* Allocates (m2_weights_alloc) and fills the Mamba-2 or hybrid weights of
+ * cfg from seed; a hybrid's attention layer l is synth_tf_layer(cfg, seed, l).
+ * Returns 0, or -1 with err (bad config, not Mamba-2 or hybrid, out of
+ * memory) and *w zeroed.  The caller frees with m2_weights_free or hands w to
+ * m2_create. */
+int synth_mamba2(const model_config *cfg, uint64_t seed, m2_weights *w, cb_err *err);
 
 #endif

@@ -7,6 +7,7 @@
  * median, the roofline from the stored probes); nothing is measured here. */
 #include "reports/report.h"
 
+#include "reports/architectures.h"
 #include "reports/format.h"
 #include "reports/operators.h"
 
@@ -153,6 +154,10 @@ static int rep_group(const json_t *group, FILE *out, cb_err *err)
     rep_roofline_line(platform, out);
     if (report_is_operator_sweep(group)) {
         if (report_operators_section(group, out, err) != 0)
+            return -1;
+        fprintf(out, "### Every point\n\n");
+    } else if (report_is_models_sweep(group)) {
+        if (report_architectures_section(group, out, err) != 0)
             return -1;
         fprintf(out, "### Every point\n\n");
     }
