@@ -1724,6 +1724,51 @@ int store_run_import(store *s, const json_t *run, const char *origin, int *impor
     return ret;
 }
 
+/* The checks store_run_import makes before its transaction, for runs[index]. */
+static int store_import_precheck(store *s, const json_t *run, size_t index, cb_err *err)
+{
+    if (!json_is_object(run))
+        return cb_fail(err, "%s: import: runs[%zu]: not an object", s->path, index);
+    if (store_import_need(s, run, "uuid", "run", err) != 0 ||
+        store_import_need(s, run, "experiment", "run", err) != 0 ||
+        store_import_need(s, run, "status", "run", err) != 0)
+        return cb_wrap(err, "runs[%zu]", index);
+    return 0;
+}
+
+int store_runs_import(store *s, const json_t *runs, const char *origin, int *n_imported,
+                      cb_err *err)
+{
+    size_t i;
+    json_t *run;
+    int count = 0;
+    if (n_imported)
+        *n_imported = 0;
+    if (!json_is_array(runs))
+        return cb_fail(err, "%s: import: the runs are not a JSON array", s->path);
+    json_array_foreach(runs, i, run) {
+        if (store_import_precheck(s, run, i, err) != 0)
+            return -1;
+    }
+    if (store_exec(s, SQ_BEGIN_IMMEDIATE, err) != 0)
+        return -1;
+    json_array_foreach(runs, i, run) {
+        int done = 0;
+        if (store_import_body(s, run, origin, &done, err) != 0) {
+            store_rollback(s); /* nothing of any run stays behind */
+            return cb_wrap(err, "run %s", json_string_value(json_object_get(run, "uuid")));
+        }
+        count += done;
+    }
+    if (store_exec(s, SQ_COMMIT, err) != 0) {
+        store_rollback(s);
+        return -1;
+    }
+    if (n_imported)
+        *n_imported = count;
+    return 0;
+}
+
 /* ---- check ------------------------------------------------------------------------- */
 
 /* Runs PRAGMA integrity_check: *problem is set to 0 for "ok", else 1 with

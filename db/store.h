@@ -193,6 +193,16 @@ json_t *store_platform_json(store *s, int64_t platform_id, cb_err *err);
 int store_run_import(store *s, const json_t *run, const char *origin, int *imported,
                      cb_err *err);
 
+/* Copies several runs into this database in ONE transaction, each as
+ * store_run_import would (same checks, same platform matching by fingerprint,
+ * uuids kept, a run already here skipped), all with the same origin (NULL
+ * keeps each object's).  runs is a JSON array of store_run_json objects.
+ * Sets *n_imported (may be NULL) to the number of runs added.  Returns 0, or
+ * -1 with err naming the run (its index and uuid) and the field at fault;
+ * on error nothing changes. */
+int store_runs_import(store *s, const json_t *runs, const char *origin, int *n_imported,
+                      cb_err *err);
+
 /* PRAGMA integrity_check and foreign_key_check; fills a one-line verdict and
  * sets *ok.  Also reports the schema version. */
 int store_check(store *s, int *ok, char *verdict, int verdict_cap, int *schema_version,

@@ -34,7 +34,10 @@
 #include <string.h>
 
 #include "experiments/runner.h"
+#include "fetch/fetch_model.h"
+#include "fetch/manifest.h"
 #include "models/catalogue.h"
+#include "models/checkpoint.h"
 #include "models/lm.h"
 #include "models/sample.h"
 #include "operators/selective_scan.h"
@@ -71,8 +74,34 @@ static const char *const *mdr_model_names(void)
     return names;
 }
 
+/* The manifest the `weights` parameter names checkpoints from. */
+#define MDR_MANIFEST "models/manifest.json"
+
+/* "synthetic" and the manifest's models, for the `weights` parameter (just
+ * "synthetic" when the manifest cannot be read: the sweep then refuses any
+ * other name with the file and line). */
+static const char *const *mdr_weight_names(void)
+{
+    static char names[33][64];
+    static const char *list[34];
+    if (!list[0]) {
+        snprintf(names[0], sizeof names[0], "synthetic");
+        list[0] = names[0];
+        mf_manifest m;
+        cb_err ignored;
+        if (mf_load(MDR_MANIFEST, &m, &ignored) == 0) {
+            for (int i = 0; i < m.n && i < 32; i++) {
+                snprintf(names[i + 1], sizeof names[i + 1], "%s", m.models[i].name);
+                list[i + 1] = names[i + 1];
+            }
+            mf_free(&m);
+        }
+    }
+    return list;
+}
+
 enum {
-    MDR_MODEL, MDR_CONTEXT, MDR_PHASE, MDR_GEN, MDR_WTYPE, MDR_THREADS, MDR_SEED,
+    MDR_MODEL, MDR_CONTEXT, MDR_PHASE, MDR_GEN, MDR_WTYPE, MDR_THREADS, MDR_SEED, MDR_WEIGHTS,
     MDR_PREFILL_MIN_CONTEXT, MDR_DECODE_MAX_CONTEXT
 };
 
@@ -91,6 +120,10 @@ static const exp_param mdr_params[] = {
                      .help = "worker threads (first N cores)"},
     [MDR_SEED] = {.name = "seed", .type = EXP_INT, .def = "1", .min = 0, .max = INT64_MAX,
                   .help = "seed of the synthetic weights and the prompt"},
+    [MDR_WEIGHTS] = {.name = "weights", .type = EXP_WORD, .def = "synthetic",
+                     .allowed_fn = mdr_weight_names,
+                     .help = "synthetic, or a checkpoint of models/manifest.json shaped like "
+                             "`model` (fetched first: make fetch MODELS=NAME)"},
     /* Sweep filters, not part of a point: they pair phases with contexts
      * in one cartesian sweep (e.g. decode at 256, prefill at 2048). */
     [MDR_PREFILL_MIN_CONTEXT] = {.name = "prefill_min_context", .type = EXP_INT, .def = "1",
@@ -325,7 +358,7 @@ static void mdr_prompt(int *tokens, int n, int vocab, uint64_t seed)
 #define MDR_MAX_VERDICTS 64
 
 typedef struct mdr_verdict {
-    char model[64];
+    char model[160];
     int wtype;
     int64_t seed;
 } mdr_verdict;
@@ -474,15 +507,58 @@ static int mdr_extras(void *ctx, const meas_result *res, exp_extras *x, cb_err *
 
 /* ---- prepare ------------------------------------------------------------------------------ */
 
-/* Builds the model of the point (synthetic weights, KV capacity context +
- * gen, prefill scratch for the context) and the prompt. */
+/* Loads the checkpoint `name` of the manifest from the cache into *cfg and
+ * *w, checking that it has the catalogue shape `shape`.  A checkpoint not
+ * in the cache is an error giving the command that fetches it. */
+static int mdr_load_checkpoint(const char *name, const model_config *shape, model_config *cfg,
+                               lm_weights *w, cb_err *err)
+{
+    mf_manifest m;
+    char cache[4096], dir[4400], hint[128];
+    if (mf_load(MDR_MANIFEST, &m, err) != 0)
+        return -1;
+    const mf_model *mod = mf_find(&m, name);
+    int rc = -1;
+    if (!mod)
+        cb_fail(err, "weights = %s: not in %s", name, MDR_MANIFEST);
+    else if (strcmp(mod->format, "safetensors") != 0)
+        cb_fail(err, "weights = %s: a %s checkpoint; this runner reads safetensors only", name,
+                mod->format);
+    else if (fm_cache_dir(cache, sizeof cache, err) == 0) {
+        snprintf(dir, sizeof dir, "%s/%s", cache, name);
+        if (!fm_is_cached(cache, mod))
+            cb_fail(err, "weights = %s: not in the cache %s; fetch it first: %s", name, dir,
+                    fm_fetch_hint(name, hint, sizeof hint));
+        else
+            rc = ckpt_load(dir, shape->wtype, shape->max_context, cfg, w, err);
+    }
+    mf_free(&m);
+    if (rc == 0 && (cfg->arch != shape->arch || cfg->d_model != shape->d_model ||
+                    cfg->n_layers != shape->n_layers || cfg->vocab != shape->vocab)) {
+        lm_weights_free(w);
+        rc = cb_fail(err, "weights = %s: a %s of d_model %d, %d layers, vocab %d is not shaped "
+                          "like the model named (%s, d_model %d, %d layers, vocab %d)",
+                     name, model_arch_name(cfg->arch), cfg->d_model, cfg->n_layers, cfg->vocab,
+                     model_arch_name(shape->arch), shape->d_model, shape->n_layers,
+                     shape->vocab);
+    }
+    return rc;
+}
+
+/* Builds the model of the point (synthetic or checkpoint weights, KV
+ * capacity context + gen, prefill scratch for the context) and the prompt. */
 static int mdr_build(const exp_env *env, const exp_point *pt, mdr_case *c, cb_err *err)
 {
     int wtype = op_wtype_parse(pt->sval[MDR_WTYPE]);
-    model_config cfg;
+    model_config shape, cfg;
     lm_weights w = {0};
-    if (catalogue_config(c->model_name, (op_wtype)wtype, c->context + c->gen, &cfg, err) != 0 ||
-        lm_weights_synth(&cfg, (uint64_t)pt->ival[MDR_SEED], &w, err) != 0)
+    const char *weights = pt->sval[MDR_WEIGHTS];
+    if (catalogue_config(c->model_name, (op_wtype)wtype, c->context + c->gen, &shape, err) != 0)
+        return -1;
+    cfg = shape;
+    if (strcmp(weights, "synthetic") == 0
+            ? lm_weights_synth(&cfg, (uint64_t)pt->ival[MDR_SEED], &w, err) != 0
+            : mdr_load_checkpoint(weights, &shape, &cfg, &w, err) != 0)
         return -1;
     if (lm_create(&cfg, &w, c->context, &c->model, err) != 0) {
         lm_weights_free(&w);
@@ -518,10 +594,12 @@ static int mdr_prepare(const exp_env *env, const exp_point *pt, exp_case *out, c
     int wtype = op_wtype_parse(pt->sval[MDR_WTYPE]);
     int64_t seed = pt->ival[MDR_SEED];
     int rc = mdr_build(env, pt, c, err);
-    if (rc == 0 && !mdr_already_verified(c->model_name, wtype, seed)) {
+    char key[160]; /* what was verified: the model and its weights */
+    snprintf(key, sizeof key, "%.63s@%.63s", c->model_name, pt->sval[MDR_WEIGHTS]);
+    if (rc == 0 && !mdr_already_verified(key, wtype, seed)) {
         rc = mdr_verify(c, err);
         if (rc == 0)
-            mdr_remember_verified(c->model_name, wtype, seed);
+            mdr_remember_verified(key, wtype, seed);
     }
     if (rc == 0 && c->decode)
         rc = mdr_hold_context(c, err);

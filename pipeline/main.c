@@ -26,6 +26,8 @@ static const command commands[] = {
     {"run", cmd_run, "run an experiment file into the results database"},
     {"db", cmd_db, "list runs, show one, check the database"},
     {"report", cmd_report, "render the results database as Markdown tables"},
+    {"fetch", cmd_fetch, "fetch real checkpoints of the model manifest into the cache"},
+    {"archive", cmd_archive, "export runs to a result archive, import one"},
 };
 
 static void usage(FILE *out)

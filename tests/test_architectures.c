@@ -22,6 +22,7 @@
 
 #include "db/store.h"
 #include "models/catalogue.h"
+#include "models/checkpoint.h"
 #include "models/lm.h"
 #include "reports/report.h"
 
@@ -376,6 +377,44 @@ static void test_07_unknown_model_names_file_and_line(void **state)
     assert_null(strstr(out, "bad_model"));
 }
 
+/* A checkpoint named by `weights` but not in the cache stops the point with
+ * the command that fetches it; one of another shape is refused by name. */
+static void test_08_checkpoint_weights(void **state)
+{
+    (void)state;
+    static char out[8192];
+    char ini[128];
+    write_ini("ckpt.ini",
+              "[experiment]\nname = ckpt\nrunner = models\nrepetitions = 1\nwarmups = 0\n"
+              "[sweep]\nmodel = mamba-130m\ncontext = 8\nweights = mamba-130m-hf\n",
+              ini, sizeof ini);
+    assert_int_not_equal(sh(out, sizeof out, "CTXBENCH_CACHE=%s/empty-cache %s run %s --db %s",
+                            tmpdir, bin, ini, db_path),
+                         0);
+    expect_in(out, "weights = mamba-130m-hf: not in the cache");
+    expect_in(out, "make fetch MODELS=mamba-130m-hf");
+    /* A cached checkpoint of another shape: a tiny Transformer saved as
+     * smollm2-135m, asked for as transformer-130m. */
+    model_config c = model_config_tiny();
+    lm_weights w;
+    cb_err err = {{0}};
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/cache/smollm2-135m", tmpdir);
+    assert_int_equal(lm_weights_synth(&c, 1, &w, &err), 0);
+    if (ckpt_save(dir, &c, &w, ST_F32, 1, &err) != 0)
+        fail_msg("%s", err.msg);
+    lm_weights_free(&w);
+    write_ini("ckpt2.ini",
+              "[experiment]\nname = ckpt2\nrunner = models\nrepetitions = 1\nwarmups = 0\n"
+              "[sweep]\nmodel = transformer-130m\ncontext = 8\nweights = smollm2-135m\n",
+              ini, sizeof ini);
+    assert_int_not_equal(sh(out, sizeof out, "CTXBENCH_CACHE=%s/cache %s run %s --db %s", tmpdir,
+                            bin, ini, db_path),
+                         0);
+    expect_in(out, "weights = smollm2-135m: a transformer of d_model 64");
+    expect_in(out, "is not shaped like the model named");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -386,6 +425,7 @@ int main(void)
         cmocka_unit_test(test_05_weight_types_and_filters),
         cmocka_unit_test(test_06_shipped_experiments_expand),
         cmocka_unit_test(test_07_unknown_model_names_file_and_line),
+        cmocka_unit_test(test_08_checkpoint_weights),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

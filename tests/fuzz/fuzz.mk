@@ -19,10 +19,32 @@ FUZZ_LIBS = $(shell pkg-config --libs jansson) -lm
 FUZZ_COMMON := util/error.c util/text.c
 
 # Sources and seed folders of each target.
-FUZZ_SRCS_safetensors := tests/fuzz/fuzz_safetensors.c models/safetensors.c
+FUZZ_SRCS_safetensors := tests/fuzz/fuzz_safetensors.c models/safetensors.c operators/lowp.c \
+	operators/gemm.c
 FUZZ_SRCS_hfconfig := tests/fuzz/fuzz_hfconfig.c models/hfconfig.c
 FUZZ_SEEDS_safetensors := tests/fixtures/safetensors
 FUZZ_SEEDS_hfconfig := tests/fixtures/config
+
+# The archive targets (fetch/unpack.c and the result-archive manifest parser,
+# db/archive_manifest.c) are not under models/, so they get their own rule; they
+# also link the system's libarchive and nettle (not instrumented).
+FUZZ_NAMES += unpack archive_manifest
+FUZZ_SRCS_unpack := tests/fuzz/fuzz_unpack.c fetch/unpack.c db/archive_manifest.c
+FUZZ_SRCS_archive_manifest := tests/fuzz/fuzz_archive_manifest.c db/archive_manifest.c fetch/unpack.c
+FUZZ_SEEDS_unpack := tests/fixtures/archives
+FUZZ_SEEDS_archive_manifest := tests/fixtures/archive-manifest
+FUZZ_ARC_CFLAGS = $(shell pkg-config --cflags libarchive nettle)
+FUZZ_ARC_LIBS = $(shell pkg-config --libs libarchive nettle)
+
+.PHONY: fuzz-deps-archive
+fuzz-deps-archive: fuzz-deps
+	@scripts/deps.sh libarchive-dev nettle-dev
+
+$(FUZZ_DIR)/fuzz_unpack $(FUZZ_DIR)/fuzz_archive_manifest: $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c \
+		fetch/unpack.c fetch/unpack.h db/archive_manifest.c db/archive.h $(FUZZ_COMMON) | fuzz-deps-archive
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_ARC_CFLAGS) $(FUZZ_SRCS_$*) $(FUZZ_COMMON) $(FUZZ_LIBS) \
+		$(FUZZ_ARC_LIBS) -o $@
 
 .PHONY: fuzz-deps
 fuzz-deps:
