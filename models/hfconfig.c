@@ -244,6 +244,14 @@ static int read_dt_rank(const reader *r, hfc_config *c)
 }
 
 /* Fields shared by Mamba-1 and Mamba-2 (defaults differ in d_state). */
+/* A Mamba-2 config in the transformers layout (Mamba2Config, no ssm_cfg):
+ * its missing keys take transformers' defaults (tie_word_embeddings false,
+ * n_groups 8), where mamba_ssm's are true and 1. */
+static bool transformers_mamba2(const reader *r, const hfc_config *c)
+{
+    return c->arch == HFC_MAMBA2 && !r->ssm;
+}
+
 static int read_mamba_common(const reader *r, hfc_config *c, int64_t d_state_default)
 {
     json_t *attn = json_object_get(r->root, "attn_layer_idx");
@@ -261,7 +269,7 @@ static int read_mamba_common(const reader *r, hfc_config *c, int64_t d_state_def
                 &c->pad_vocab_size_multiple) < 0 ||
         get_num(r, K("layer_norm_epsilon", "rms_norm_eps", "norm_epsilon"), 1e-5, 0, 1,
                 &c->norm_eps) < 0 ||
-        get_bool(r, K("tie_word_embeddings", "tie_embeddings"), true,
+        get_bool(r, K("tie_word_embeddings", "tie_embeddings"), !transformers_mamba2(r, c),
                  &c->tie_word_embeddings) < 0 ||
         get_bool(r, K("use_conv_bias", "conv_bias"), true, &c->conv_bias) < 0 ||
         get_bool(r, K("use_bias", "bias"), false, &c->proj_bias) < 0)
@@ -288,7 +296,8 @@ static int read_mamba2(const reader *r, hfc_config *c)
 {
     if (read_mamba_common(r, c, 128) < 0 ||
         get_int(r, K("head_dim", "headdim"), 64, 1, 1 << 12, &c->headdim) < 0 ||
-        get_int(r, K("n_groups", "ngroups"), 1, 1, HFC_MAX_SIZE, &c->n_groups) < 0 ||
+        get_int(r, K("n_groups", "ngroups"), transformers_mamba2(r, c) ? 8 : 1, 1, HFC_MAX_SIZE,
+                &c->n_groups) < 0 ||
         get_int(r, K("chunk_size"), 256, 1, 1 << 16, &c->chunk_size) < 0)
         return -1;
     c->d_inner = c->expand * c->hidden_size;

@@ -364,6 +364,28 @@ static void test_13_arch_names(void **state)
     assert_string_equal(hfc_arch_name((hfc_arch)42), "?");
 }
 
+/* Missing keys take the defaults of the layout the config is written in:
+ * transformers' Mamba2Config (no ssm_cfg) unties embeddings and has 8
+ * groups; mamba_ssm's (ssm_cfg) ties them and has 1. */
+static void test_14_mamba2_layout_defaults(void **state)
+{
+    (void)state;
+    const char *hf = "{\"model_type\": \"mamba2\", \"hidden_size\": 768, "
+                     "\"num_hidden_layers\": 24, \"vocab_size\": 50288, \"state_size\": 128}";
+    const char *ssm = "{\"d_model\": 768, \"n_layer\": 24, \"vocab_size\": 50277, "
+                      "\"ssm_cfg\": {\"layer\": \"Mamba2\"}}";
+    hfc_config c;
+    cb_err err = {{0}};
+    if (hfc_parse_text(hf, strlen(hf), "hf.json", &c, &err) != 0)
+        fail_msg("%s", err.msg);
+    assert_int_equal(c.n_groups, 8);
+    assert_false(c.tie_word_embeddings);
+    if (hfc_parse_text(ssm, strlen(ssm), "ssm.json", &c, &err) != 0)
+        fail_msg("%s", err.msg);
+    assert_int_equal(c.n_groups, 1);
+    assert_true(c.tie_word_embeddings);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -380,6 +402,7 @@ int main(void)
         cmocka_unit_test(test_11_bad_json_and_files),
         cmocka_unit_test(test_12_every_prefix_refused),
         cmocka_unit_test(test_13_arch_names),
+        cmocka_unit_test(test_14_mamba2_layout_defaults),
     };
     return cmocka_run_group_tests_name("hfconfig", tests, NULL, NULL);
 }
