@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "operators/conv1d.h"
 #include "operators/elementwise.h"
 #include "operators/gemm.h"
 #include "operators/lowp.h"
@@ -116,6 +117,17 @@ void mx_proj_worker(void *ctx, int worker, int n_workers)
             }
         }
     }
+}
+
+void mx_conv_worker(void *ctx, int worker, int n_workers)
+{
+    mx_conv_job *j = ctx;
+    if (j->L == 0)
+        op_conv1d_step_part(j->x, j->w, j->bias, j->s_out, j->out, j->s_out, j->C, worker,
+                            n_workers);
+    else
+        op_conv1d_causal_part(j->x, j->w, j->bias, j->s_in, j->out, j->s_out, j->L, j->C,
+                              j->scratch, worker, n_workers);
 }
 
 /* Destination rows are taken in blocks of TB: for each source row r, the TB

@@ -122,6 +122,11 @@ typedef struct mx_proj_job {
 
 void mx_proj_worker(void *ctx, int worker, int n_workers);
 
+/* A job of one product without bias: GEMV y (m) = W (m, k) x (k) when n ==
+ * 0, else the GEMM Y^T (m, n) = W X^T (k, n) with scratch; W stored as wt. */
+#define MX_PROJ1(W, x, y, m, k, n, scratch, wt) \
+    {{{(W), NULL, (x), (y), (m), (k)}}, 1, (n), (scratch), 0, (wt)}
+
 /* A batched transpose dst_b (C, R) (+)= src_b (R, C)^T for b < B; B = 1 with
  * strides 0 is a plain transpose. */
 typedef struct mx_transp {
@@ -140,5 +145,22 @@ typedef struct mx_transp_job {
 } mx_transp_job;
 
 void mx_transp_worker(void *ctx, int worker, int n_workers);
+
+/* One unbatched transpose dst (C, R) (+)= src (R, C)^T, for an mx_transp_job. */
+#define MX_TR(src, dst, R, C, add) {(src), (dst), 1, (R), (C), 0, 0, (add)}
+
+/* Causal depthwise conv1d (operators/conv1d.h) over L tokens (prefill) from
+ * s_in (NULL: zeros) with its final state into s_out; or one decode step
+ * (L == 0) with the state updated in place in s_out. */
+typedef struct mx_conv_job {
+    const float *x, *w, *bias; /* (L, C), (C, KW), (C) */
+    const float *s_in;         /* (C, KW - 1) or NULL */
+    float *out, *s_out;        /* (L, C), (C, KW - 1) */
+    int64_t L;
+    int C;
+    void *scratch;             /* op_conv1d_scratch_bytes(C) per worker (prefill) */
+} mx_conv_job;
+
+void mx_conv_worker(void *ctx, int worker, int n_workers);
 
 #endif

@@ -175,35 +175,6 @@ static int step(m1_model *m, pool *p, const pool_part *part, mx_op_class cls, po
  * RMSNorm, projections and transposes are models/exec.h's mx_*_job; a
  * projection here is one product without bias, a transpose unbatched. */
 
-/* One product (models/exec.h): GEMV y (m) = W (m, k) x (k) when n == 0, else
- * the GEMM Y^T (m, n) = W X^T (k, n) with scratch. */
-#define PROJ1(W, x, y, m, k, n, scratch, wt) {{{(W), NULL, (x), (y), (m), (k)}}, 1, (n), (scratch), 0, (wt)}
-
-/* One transpose dst (C, R) (+)= src (R, C)^T (models/exec.h, B = 1). */
-#define TR(src, dst, R, C, add) {(src), (dst), 1, (R), (C), 0, 0, (add)}
-
-/* Causal conv1d over L tokens (prefill) from s_in (NULL: zeros), state into
- * s_out; or one step (L == 0) in place on s_out. */
-typedef struct conv_job {
-    const float *x, *w, *bias; /* (L, di), (di, KW), (di) */
-    const float *s_in;         /* (di, KW - 1) or NULL */
-    float *out, *s_out;        /* (L, di), (di, KW - 1) */
-    int64_t L;
-    int C;
-    void *scratch;
-} conv_job;
-
-static void conv_worker(void *ctx, int worker, int n_workers)
-{
-    conv_job *j = ctx;
-    if (j->L == 0)
-        op_conv1d_step_part(j->x, j->w, j->bias, j->s_out, j->out, j->s_out, j->C, worker,
-                            n_workers);
-    else
-        op_conv1d_causal_part(j->x, j->w, j->bias, j->s_in, j->out, j->s_out, j->L, j->C,
-                              j->scratch, worker, n_workers);
-}
-
 /* SiLU in place over (rows, cols). */
 typedef struct silu_job {
     float *x;
@@ -447,44 +418,44 @@ static int prefill(m1_model *m, pool *p, const pool_part *part, const int *token
         mx_norm_job nj = {s->x, L->norm, s->xb, n, d, c->rms_eps};
         if (step(m, p, part, MX_OP_NORM, mx_norm_worker, &nj, err))
             return -1;
-        mx_transp_job tj = {{TR(s->xb, s->xt, n, d, 0)}, 1};
+        mx_transp_job tj = {{MX_TR(s->xb, s->xt, n, d, 0)}, 1};
         if (step(m, p, part, MX_OP_OTHER, mx_transp_worker, &tj, err))
             return -1;
         /* in_proj: xzt (2 di, n) = W_in xt. */
-        mx_proj_job ij = PROJ1(L->in_proj, s->xt, s->xzt, 2 * di, d, n, s->kscr, c->wtype);
+        mx_proj_job ij = MX_PROJ1(L->in_proj, s->xt, s->xzt, 2 * di, d, n, s->kscr, c->wtype);
         if (step(m, p, part, MX_OP_GEMM, mx_proj_worker, &ij, err))
             return -1;
         /* Row-major halves: xi (n, di) = xzt[0:di]^T, z (n, di) = xzt[di:2di]^T. */
-        mx_transp_job hj = {{TR(s->xzt, s->xi, di, n, 0),
-                             TR(s->xzt + (size_t)di * n, s->z, di, n, 0)},
+        mx_transp_job hj = {{MX_TR(s->xzt, s->xi, di, n, 0),
+                             MX_TR(s->xzt + (size_t)di * n, s->z, di, n, 0)},
                             2};
         if (step(m, p, part, MX_OP_OTHER, mx_transp_worker, &hj, err))
             return -1;
         /* Causal conv1d + bias from the layer's conv state (none when
          * fresh); the state after the last token back into it. */
-        conv_job cj = {s->xi, L->conv_w, L->conv_b, fresh ? NULL : cs, s->xc, cs, n, di,
+        mx_conv_job cj = {s->xi, L->conv_w, L->conv_b, fresh ? NULL : cs, s->xc, cs, n, di,
                        s->kscr};
-        if (step(m, p, part, MX_OP_CONV, conv_worker, &cj, err))
+        if (step(m, p, part, MX_OP_CONV, mx_conv_worker, &cj, err))
             return -1;
         /* SiLU: xc = silu(xc). */
         silu_job sj = {s->xc, n, di};
         if (step(m, p, part, MX_OP_ELEMWISE, silu_worker, &sj, err))
             return -1;
         /* x_proj: dbct (R + 2N, n) = W_x xc^T. */
-        mx_transp_job cxj = {{TR(s->xc, s->xt, n, di, 0)}, 1};
+        mx_transp_job cxj = {{MX_TR(s->xc, s->xt, n, di, 0)}, 1};
         if (step(m, p, part, MX_OP_OTHER, mx_transp_worker, &cxj, err))
             return -1;
-        mx_proj_job xj = PROJ1(L->x_proj, s->xt, s->dbct, nx, di, n, s->kscr, c->wtype);
+        mx_proj_job xj = MX_PROJ1(L->x_proj, s->xt, s->dbct, nx, di, n, s->kscr, c->wtype);
         if (step(m, p, part, MX_OP_GEMM, mx_proj_worker, &xj, err))
             return -1;
         /* dt_proj (bias left to the scan): dtt (di, n) = W_dt dbct[0:R]. */
-        mx_proj_job dj = PROJ1(L->dt_proj_w, s->dbct, s->dtt, di, R, n, s->kscr, c->wtype);
+        mx_proj_job dj = MX_PROJ1(L->dt_proj_w, s->dbct, s->dtt, di, R, n, s->kscr, c->wtype);
         if (step(m, p, part, MX_OP_GEMM, mx_proj_worker, &dj, err))
             return -1;
         /* Row-major: dl (n, di) = dtt^T, Bm (n, N), Cm (n, N) from dbct. */
-        mx_transp_job bj = {{TR(s->dtt, s->dl, di, n, 0),
-                             TR(s->dbct + (size_t)R * n, s->Bm, N, n, 0),
-                             TR(s->dbct + (size_t)(R + N) * n, s->Cm, N, n, 0)},
+        mx_transp_job bj = {{MX_TR(s->dtt, s->dl, di, n, 0),
+                             MX_TR(s->dbct + (size_t)R * n, s->Bm, N, n, 0),
+                             MX_TR(s->dbct + (size_t)(R + N) * n, s->Cm, N, n, 0)},
                             3};
         if (step(m, p, part, MX_OP_OTHER, mx_transp_worker, &bj, err))
             return -1;
@@ -496,13 +467,13 @@ static int prefill(m1_model *m, pool *p, const pool_part *part, const int *token
         if (step(m, p, part, MX_OP_SCAN, scan_worker, &qj, err))
             return -1;
         /* out_proj: ot (d, n) = W_out y^T; residual x += ot^T. */
-        mx_transp_job yj = {{TR(s->y, s->xt, n, di, 0)}, 1};
+        mx_transp_job yj = {{MX_TR(s->y, s->xt, n, di, 0)}, 1};
         if (step(m, p, part, MX_OP_OTHER, mx_transp_worker, &yj, err))
             return -1;
-        mx_proj_job oj = PROJ1(L->out_proj, s->xt, s->ot, d, di, n, s->kscr, c->wtype);
+        mx_proj_job oj = MX_PROJ1(L->out_proj, s->xt, s->ot, d, di, n, s->kscr, c->wtype);
         if (step(m, p, part, MX_OP_GEMM, mx_proj_worker, &oj, err))
             return -1;
-        mx_transp_job rj = {{TR(s->ot, s->x, d, n, 1)}, 1};
+        mx_transp_job rj = {{MX_TR(s->ot, s->x, d, n, 1)}, 1};
         if (step(m, p, part, MX_OP_OTHER, mx_transp_worker, &rj, err))
             return -1;
     }
@@ -518,7 +489,7 @@ static int prefill(m1_model *m, pool *p, const pool_part *part, const int *token
         float *dst = logits_all ? logits_all + (size_t)i * c->vocab : logits;
         if (!dst)
             continue;
-        mx_proj_job lj = PROJ1(w->lm_head, s->xb + (size_t)i * d, dst, c->vocab, d, 0, NULL, c->wtype);
+        mx_proj_job lj = MX_PROJ1(w->lm_head, s->xb + (size_t)i * d, dst, c->vocab, d, 0, NULL, c->wtype);
         if (step(m, p, part, MX_OP_GEMM, mx_proj_worker, &lj, err))
             return -1;
     }
@@ -573,20 +544,20 @@ int m1_decode(m1_model *m, pool *p, const pool_part *part, int token, float *log
         step(m, p, NULL, MX_OP_NORM, mx_norm_worker, &nj, err);
         /* in_proj (GEMV): xz (2 di) = W_in xb; x half then z half. */
         float *xz = s->xzt;
-        mx_proj_job ij = PROJ1(L->in_proj, s->xb, xz, 2 * di, d, 0, NULL, c->wtype);
+        mx_proj_job ij = MX_PROJ1(L->in_proj, s->xb, xz, 2 * di, d, 0, NULL, c->wtype);
         if (step(m, p, part, MX_OP_GEMM, mx_proj_worker, &ij, err))
             return -1;
         /* Conv step (inline): xc = conv(state, xz[0:di]) + bias, state shifted. */
-        conv_job cj = {xz, L->conv_w, L->conv_b, cs, s->xc, cs, 0, di, NULL};
-        step(m, p, NULL, MX_OP_CONV, conv_worker, &cj, err);
+        mx_conv_job cj = {xz, L->conv_w, L->conv_b, cs, s->xc, cs, 0, di, NULL};
+        step(m, p, NULL, MX_OP_CONV, mx_conv_worker, &cj, err);
         /* SiLU (inline). */
         silu_job sj = {s->xc, 1, di};
         step(m, p, NULL, MX_OP_ELEMWISE, silu_worker, &sj, err);
         /* x_proj (GEMV): dbc (R + 2N) = W_x xc; then dt_proj: dl (di) = W_dt dbc[0:R]. */
-        mx_proj_job xj = PROJ1(L->x_proj, s->xc, s->dbct, nx, di, 0, NULL, c->wtype);
+        mx_proj_job xj = MX_PROJ1(L->x_proj, s->xc, s->dbct, nx, di, 0, NULL, c->wtype);
         if (step(m, p, part, MX_OP_GEMM, mx_proj_worker, &xj, err))
             return -1;
-        mx_proj_job dj = PROJ1(L->dt_proj_w, s->dbct, s->dl, di, R, 0, NULL, c->wtype);
+        mx_proj_job dj = MX_PROJ1(L->dt_proj_w, s->dbct, s->dl, di, R, 0, NULL, c->wtype);
         if (step(m, p, part, MX_OP_GEMM, mx_proj_worker, &dj, err))
             return -1;
         /* Scan step, state in place: y (di). */
@@ -596,7 +567,7 @@ int m1_decode(m1_model *m, pool *p, const pool_part *part, int token, float *log
         if (step(m, p, part, MX_OP_SCAN, scan_worker, &qj, err))
             return -1;
         /* out_proj (GEMV): o (d) = W_out y; residual (inline) x += o. */
-        mx_proj_job oj = PROJ1(L->out_proj, s->y, s->ot, d, di, 0, NULL, c->wtype);
+        mx_proj_job oj = MX_PROJ1(L->out_proj, s->y, s->ot, d, di, 0, NULL, c->wtype);
         if (step(m, p, part, MX_OP_GEMM, mx_proj_worker, &oj, err))
             return -1;
         t0 = m->timing ? cb_now_ns() : 0;
@@ -608,7 +579,7 @@ int m1_decode(m1_model *m, pool *p, const pool_part *part, int token, float *log
     /* Final RMSNorm (inline), then the LM head: logits = lm_head xb. */
     mx_norm_job nj = {s->x, w->final_norm, s->xb, 1, d, c->rms_eps};
     step(m, p, NULL, MX_OP_NORM, mx_norm_worker, &nj, err);
-    mx_proj_job lj = PROJ1(w->lm_head, s->xb, logits, c->vocab, d, 0, NULL, c->wtype);
+    mx_proj_job lj = MX_PROJ1(w->lm_head, s->xb, logits, c->vocab, d, 0, NULL, c->wtype);
     if (step(m, p, part, MX_OP_GEMM, mx_proj_worker, &lj, err))
         return -1;
     m->n_pos = pos0 + 1;

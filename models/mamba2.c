@@ -243,35 +243,6 @@ static void sub_timing_end(m2_model *m)
 /* ---- worker functions -----------------------------------------------------------------
  * RMSNorm, projections and transposes are models/exec.h's mx_*_job. */
 
-/* One product (models/exec.h): GEMV y (m) = W (m, k) x (k) when n == 0, else
- * the GEMM Y^T (m, n) = W X^T (k, n) with scratch. */
-#define PROJ1(W, x, y, m, k, n, scratch, wt) {{{(W), NULL, (x), (y), (m), (k)}}, 1, (n), (scratch), 0, (wt)}
-
-/* One transpose dst (C, R) (+)= src (R, C)^T (models/exec.h, B = 1). */
-#define TR(src, dst, R, C, add) {(src), (dst), 1, (R), (C), 0, 0, (add)}
-
-/* Causal conv1d over L tokens (prefill) from s_in (NULL: zeros), state into
- * s_out; or one step (L == 0) in place on s_out. */
-typedef struct conv_job {
-    const float *x, *w, *bias; /* (L, C), (C, KW), (C) */
-    const float *s_in;         /* (C, KW - 1) or NULL */
-    float *out, *s_out;        /* (L, C), (C, KW - 1) */
-    int64_t L;
-    int C;
-    void *scratch;
-} conv_job;
-
-static void conv_worker(void *ctx, int worker, int n_workers)
-{
-    conv_job *j = ctx;
-    if (j->L == 0)
-        op_conv1d_step_part(j->x, j->w, j->bias, j->s_out, j->out, j->s_out, j->C, worker,
-                            n_workers);
-    else
-        op_conv1d_causal_part(j->x, j->w, j->bias, j->s_in, j->out, j->s_out, j->L, j->C,
-                              j->scratch, worker, n_workers);
-}
-
 /* SiLU of the conv output, split into the SSD's inputs: per row,
  * (xs, B, C) = silu(xc) over its (di, N, N) columns. */
 typedef struct split_job {
@@ -589,24 +560,24 @@ static int ssm_block_prefill(m2_model *m, pool *p, const pool_part *part, int l,
     mx_norm_job nj = {s->x, L->norm, s->xb, n, d, c->rms_eps};
     if (step(m, p, part, MX_OP_NORM, mx_norm_worker, &nj, err))
         return -1;
-    mx_transp_job tj = {{TR(s->xb, s->xt, n, d, 0)}, 1};
+    mx_transp_job tj = {{MX_TR(s->xb, s->xt, n, d, 0)}, 1};
     if (step(m, p, part, MX_OP_OTHER, mx_transp_worker, &tj, err))
         return -1;
     /* in_proj: projt (nin, n) = W_in xt. */
-    mx_proj_job ij = PROJ1(L->in_proj, s->xt, s->projt, k.nin, d, n, s->kscr, c->wtype);
+    mx_proj_job ij = MX_PROJ1(L->in_proj, s->xt, s->projt, k.nin, d, n, s->kscr, c->wtype);
     if (step(m, p, part, MX_OP_GEMM, mx_proj_worker, &ij, err))
         return -1;
     /* Row-major parts: z (n, di), xbc (n, dc), dt (n, H) from projt's rows. */
-    mx_transp_job hj = {{TR(s->projt, s->z, di, n, 0),
-                         TR(s->projt + (size_t)di * n, s->xbc, dc, n, 0),
-                         TR(s->projt + (size_t)(di + dc) * n, s->dt, k.H, n, 0)},
+    mx_transp_job hj = {{MX_TR(s->projt, s->z, di, n, 0),
+                         MX_TR(s->projt + (size_t)di * n, s->xbc, dc, n, 0),
+                         MX_TR(s->projt + (size_t)(di + dc) * n, s->dt, k.H, n, 0)},
                         3};
     if (step(m, p, part, MX_OP_OTHER, mx_transp_worker, &hj, err))
         return -1;
     /* Causal conv1d + bias over the dc channels of xBC from the layer's conv
      * state (none when fresh); the state after the last token back into it. */
-    conv_job cj = {s->xbc, L->conv_w, L->conv_b, fresh ? NULL : cs, s->xc, cs, n, dc, s->kscr};
-    if (step(m, p, part, MX_OP_CONV, conv_worker, &cj, err))
+    mx_conv_job cj = {s->xbc, L->conv_w, L->conv_b, fresh ? NULL : cs, s->xc, cs, n, dc, s->kscr};
+    if (step(m, p, part, MX_OP_CONV, mx_conv_worker, &cj, err))
         return -1;
     /* SiLU and split: (xs, Bm, Cm) = silu(xc). */
     split_job sj = {s->xc, s->xs, s->Bm, s->Cm, n, di, N};
@@ -627,13 +598,13 @@ static int ssm_block_prefill(m2_model *m, pool *p, const pool_part *part, int l,
     if (step(m, p, part, MX_OP_NORM, mx_norm_worker, &gn, err))
         return -1;
     /* out_proj: ot (d, n) = W_out yn^T; residual x += ot^T. */
-    mx_transp_job yj = {{TR(s->yn, s->xt, n, di, 0)}, 1};
+    mx_transp_job yj = {{MX_TR(s->yn, s->xt, n, di, 0)}, 1};
     if (step(m, p, part, MX_OP_OTHER, mx_transp_worker, &yj, err))
         return -1;
-    mx_proj_job oj = PROJ1(L->out_proj, s->xt, s->ot, d, di, n, s->kscr, c->wtype);
+    mx_proj_job oj = MX_PROJ1(L->out_proj, s->xt, s->ot, d, di, n, s->kscr, c->wtype);
     if (step(m, p, part, MX_OP_GEMM, mx_proj_worker, &oj, err))
         return -1;
-    mx_transp_job rj = {{TR(s->ot, s->x, d, n, 1)}, 1};
+    mx_transp_job rj = {{MX_TR(s->ot, s->x, d, n, 1)}, 1};
     return step(m, p, part, MX_OP_OTHER, mx_transp_worker, &rj, err);
 }
 
@@ -656,7 +627,7 @@ static int lm_head(m2_model *m, pool *p, const pool_part *part, int n, float *lo
         float *dst = logits_all ? logits_all + (size_t)i * c->vocab : logits;
         if (!dst)
             continue;
-        mx_proj_job lj = PROJ1(m->w.lm_head, s->xb + (size_t)i * d, dst, c->vocab, d, 0, NULL,
+        mx_proj_job lj = MX_PROJ1(m->w.lm_head, s->xb + (size_t)i * d, dst, c->vocab, d, 0, NULL,
                                c->wtype);
         if (step(m, p, part, MX_OP_GEMM, mx_proj_worker, &lj, err))
             return -1;
@@ -749,12 +720,12 @@ static int ssm_block_decode(m2_model *m, pool *p, const pool_part *part, int l, 
     mx_norm_job nj = {s->x, L->norm, s->xb, 1, d, c->rms_eps};
     step(m, p, NULL, MX_OP_NORM, mx_norm_worker, &nj, err);
     /* in_proj (GEMV): (z, xBC, dt) (nin) = W_in xb. */
-    mx_proj_job ij = PROJ1(L->in_proj, s->xb, s->projt, k.nin, d, 0, NULL, c->wtype);
+    mx_proj_job ij = MX_PROJ1(L->in_proj, s->xb, s->projt, k.nin, d, 0, NULL, c->wtype);
     if (step(m, p, part, MX_OP_GEMM, mx_proj_worker, &ij, err))
         return -1;
     /* Conv step (inline): xc = conv(state, xBC) + bias, state shifted. */
-    conv_job cj = {xbc, L->conv_w, L->conv_b, cs, s->xc, cs, 0, dc, NULL};
-    step(m, p, NULL, MX_OP_CONV, conv_worker, &cj, err);
+    mx_conv_job cj = {xbc, L->conv_w, L->conv_b, cs, s->xc, cs, 0, dc, NULL};
+    step(m, p, NULL, MX_OP_CONV, mx_conv_worker, &cj, err);
     /* SiLU and split (inline): (xs, Bm, Cm) = silu(xc). */
     split_job sj = {s->xc, s->xs, s->Bm, s->Cm, 1, di, N};
     step(m, p, NULL, MX_OP_ELEMWISE, split_worker, &sj, err);
@@ -770,7 +741,7 @@ static int ssm_block_decode(m2_model *m, pool *p, const pool_part *part, int l, 
     mx_norm_job gn = {s->y, L->gnorm, s->yn, 1, di, c->rms_eps};
     step(m, p, NULL, MX_OP_NORM, mx_norm_worker, &gn, err);
     /* out_proj (GEMV): o (d) = W_out yn; residual (inline) x += o. */
-    mx_proj_job oj = PROJ1(L->out_proj, s->yn, s->ot, d, di, 0, NULL, c->wtype);
+    mx_proj_job oj = MX_PROJ1(L->out_proj, s->yn, s->ot, d, di, 0, NULL, c->wtype);
     if (step(m, p, part, MX_OP_GEMM, mx_proj_worker, &oj, err))
         return -1;
     int64_t t0 = mx_start(bd_of(m));
@@ -796,7 +767,7 @@ static int decode_layers(m2_model *m, pool *p, const pool_part *part, int pos, f
     /* Final RMSNorm (inline), then the LM head: logits = lm_head xb. */
     mx_norm_job nj = {s->x, m->w.final_norm, s->xb, 1, c->d_model, c->rms_eps};
     step(m, p, NULL, MX_OP_NORM, mx_norm_worker, &nj, err);
-    mx_proj_job lj = PROJ1(m->w.lm_head, s->xb, logits, c->vocab, c->d_model, 0, NULL, c->wtype);
+    mx_proj_job lj = MX_PROJ1(m->w.lm_head, s->xb, logits, c->vocab, c->d_model, 0, NULL, c->wtype);
     return step(m, p, part, MX_OP_GEMM, mx_proj_worker, &lj, err);
 }
 
