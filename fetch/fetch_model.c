@@ -101,6 +101,27 @@ static int lock_record(mf_lock *lock, const char *lock_file, const char *model,
     return mf_lock_save(lock, lock_file, err);
 }
 
+/* Unpacks the downloaded archive f of mod into its folder in the cache
+ * (mf_unpack_dir) unless that folder exists; the unpacker's safety rules
+ * apply and a refused archive leaves no folder. */
+static int unpack_beside(const fm_opts *o, const mf_model *mod, const mf_file *f, cb_err *err)
+{
+    char archive[4096], rel[MF_PATH_MAX + 8], dir[4400];
+    mf_unpack_dir(f, rel, sizeof rel);
+    if (fm_file_path(o->cache, mod, f, archive, sizeof archive, err) != 0)
+        return -1;
+    if (snprintf(dir, sizeof dir, "%s/%s/%s", o->cache, mod->name, rel) >= (int)sizeof dir)
+        return cb_fail(err, "fetch %s: the path of %s is too long", mod->name, rel);
+    if (access(dir, F_OK) == 0)
+        return 0;
+    if (unpack_file(archive, dir, NULL, NULL, err) != 0) {
+        char why[1024];
+        cb_strlcpy(why, err->msg, sizeof why);
+        return cb_fail(err, "fetch %s: unpacking %s: %s", mod->name, f->path, why);
+    }
+    return 0;
+}
+
 /* ---- Hugging Face files ------------------------------------------------------------------ */
 
 static int fetch_hf(const mf_model *mod, const fm_opts *o, mf_lock *lock, const char *lock_file,
@@ -141,6 +162,8 @@ static int fetch_hf(const mf_model *mod, const fm_opts *o, mf_lock *lock, const 
     for (int i = 0; i < mod->n_files; i++) {
         paths[i] = mod->files[i].path;
         cb_strlcpy(got[i], items[i].got_sha256, sizeof got[i]);
+        if (mod->files[i].unpack && unpack_beside(o, mod, &mod->files[i], err) != 0)
+            return -1;
     }
     return lock_record(lock, lock_file, mod->name, paths, (const char(*)[CB_SHA256_HEX_LEN])got,
                        mod->n_files, err);

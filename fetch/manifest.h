@@ -23,6 +23,8 @@
  *           "files": [{"path": "model.gguf", "member": "pkg/model.gguf",
  *                      "size": N, "sha256": "<hex>"}]}}}
  * "size" and "sha256" may be omitted when unknown (the lock then pins them).
+ * An hf file may say "unpack": true: it is an archive unpacked after its
+ * download into a folder named as the file without its archive extension.
  *
  * Lock format (JSON): {"format": 1, "files": {"NAME/PATH": "<sha256>", ...}}.
  *
@@ -47,6 +49,8 @@ typedef struct mf_file {
     char member[MF_PATH_MAX]; /* pypi: the wheel member that holds it; "" for hf */
     int64_t size;             /* bytes, -1 when unknown */
     char sha256[CB_SHA256_HEX_LEN]; /* lowercase hex, "" when unknown */
+    int unpack;               /* hf: 1 when the file is an archive (tar, tar.gz, tar.zst,
+                                 zip) to unpack beside it into mf_unpack_dir's folder */
 } mf_file;
 
 typedef struct mf_model {
@@ -87,6 +91,11 @@ const mf_model *mf_find(const mf_manifest *m, const char *name);
  * or the model is not an hf source. */
 int mf_file_url(const mf_model *mod, const mf_file *f, const char *base, char *out, size_t cap,
                 cb_err *err);
+
+/* The folder an archive file f unpacks into, relative to the model's cache
+ * folder: f->path without its .tar, .tar.gz, .tgz, .tar.zst or .zip
+ * extension (with ".d" appended when it has none of them). */
+void mf_unpack_dir(const mf_file *f, char *out, size_t cap);
 
 /* ---- lock file ------------------------------------------------------------------------ */
 

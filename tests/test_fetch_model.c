@@ -295,6 +295,61 @@ static void test_04_pypi_refusals(void **state)
     assert_non_null(strstr(err.msg, "offline"));
 }
 
+/* A tar.gz at path holding name -> text, or a ../ escape when hostile. */
+static void write_targz(const char *path, const char *name, const char *text)
+{
+    struct archive *a = archive_write_new();
+    archive_write_set_format_pax_restricted(a);
+    archive_write_add_filter_gzip(a);
+    assert_int_equal(archive_write_open_filename(a, path), ARCHIVE_OK);
+    struct archive_entry *e = archive_entry_new();
+    archive_entry_set_pathname(e, name);
+    archive_entry_set_filetype(e, AE_IFREG);
+    archive_entry_set_perm(e, 0644);
+    archive_entry_set_size(e, (la_int64_t)strlen(text));
+    archive_write_header(a, e);
+    archive_write_data(a, text, strlen(text));
+    archive_entry_free(e);
+    archive_write_close(a);
+    archive_write_free(a);
+}
+
+/* An hf file marked "unpack" is unpacked beside itself; a hostile one is
+ * refused and leaves no folder. */
+static void test_06_hf_archive_unpacked(void **state)
+{
+    (void)state;
+    char p[1024];
+    mf_model m = {0};
+    snprintf(m.name, sizeof m.name, "tiny-arc");
+    m.source = MF_SOURCE_HF;
+    snprintf(m.repo, sizeof m.repo, "org/arc");
+    snprintf(m.revision, sizeof m.revision, "r1");
+    m.n_files = 1;
+    snprintf(m.files[0].path, sizeof m.files[0].path, "weights.tar.gz");
+    m.files[0].size = -1;
+    m.files[0].unpack = 1;
+    snprintf(p, sizeof p, "%s/mirror/org/arc/resolve/r1/weights.tar.gz", root);
+    cb_err err = {{0}};
+    assert_int_equal(cb_mkdirs_for(p, &err), 0);
+    write_targz(p, "inner/config.json", "{}");
+    fm_opts o = opts();
+    if (fm_fetch(&m, &o, &err) != 0)
+        fail_msg("%s", err.msg);
+    snprintf(p, sizeof p, "%s/tiny-arc/weights/inner/config.json", cache);
+    assert_true(exists(p));
+
+    snprintf(m.name, sizeof m.name, "tiny-arc-evil");
+    snprintf(p, sizeof p, "%s/mirror/org/arc/resolve/r1/weights.tar.gz", root);
+    write_targz(p, "../escape.txt", "x");
+    assert_int_equal(fm_fetch(&m, &o, &err), -1);
+    assert_non_null(strstr(err.msg, "unpacking weights.tar.gz"));
+    snprintf(p, sizeof p, "%s/tiny-arc-evil/weights", cache);
+    assert_false(exists(p));
+    snprintf(p, sizeof p, "%s/tiny-arc-evil/escape.txt", cache);
+    assert_false(exists(p));
+}
+
 static void test_05_cache_dir_and_hint(void **state)
 {
     (void)state;
@@ -318,6 +373,7 @@ int main(void)
         cmocka_unit_test(test_03_pypi_wheel),
         cmocka_unit_test(test_04_pypi_refusals),
         cmocka_unit_test(test_05_cache_dir_and_hint),
+        cmocka_unit_test(test_06_hf_archive_unpacked),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

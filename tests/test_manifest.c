@@ -76,6 +76,15 @@ static void test_02_urls(void **state)
                      -1);
     assert_non_null(strstr(err.msg, "too long"));
     assert_int_equal(m.models[0].files[0].size, 3);
+    char dir[MF_PATH_MAX + 8];
+    mf_file f = {0};
+    const char *cases[][2] = {{"w.tar.gz", "w"}, {"a/b.zip", "a/b"}, {"x.tar.zst", "x"},
+                              {"model.safetensors", "model.safetensors.d"}};
+    for (size_t i = 0; i < 4; i++) {
+        snprintf(f.path, sizeof f.path, "%s", cases[i][0]);
+        mf_unpack_dir(&f, dir, sizeof dir);
+        assert_string_equal(dir, cases[i][1]);
+    }
     assert_string_equal(m.models[0].files[0].sha256, "");
     mf_free(&m);
 }
@@ -113,6 +122,8 @@ static void test_03_bad_fields(void **state)
             "\"version\":\"1\",\"wheel\":{\"path\":\"p.whl\"},\"license\":\"MIT\","
             "\"format\":\"gguf\",\"files\":[{\"path\":\"m.gguf\"}]}}}",
             "models.m.files[0].member: missing");
+    refused(HF_HEAD "\"files\":[{\"path\":\"a.zip\",\"unpack\":1}]}}}",
+            "models.m.files[0].unpack");
 #undef HF_HEAD
 }
 
