@@ -33,6 +33,15 @@ FUZZ_SRCS_unpack := tests/fuzz/fuzz_unpack.c fetch/unpack.c db/archive_manifest.
 FUZZ_SRCS_archive_manifest := tests/fuzz/fuzz_archive_manifest.c db/archive_manifest.c fetch/unpack.c
 FUZZ_SEEDS_unpack := tests/fixtures/archives
 FUZZ_SEEDS_archive_manifest := tests/fixtures/archive-manifest
+# The model manifest parser (fetch/manifest.c): jansson only.
+FUZZ_NAMES += model_manifest
+FUZZ_SRCS_model_manifest := tests/fuzz/fuzz_model_manifest.c fetch/manifest.c
+FUZZ_SEEDS_model_manifest := tests/fixtures/model-manifest
+$(FUZZ_DIR)/fuzz_model_manifest: tests/fuzz/fuzz_model_manifest.c fetch/manifest.c \
+		fetch/manifest.h $(FUZZ_COMMON) | fuzz-deps
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SRCS_model_manifest) $(FUZZ_COMMON) $(FUZZ_LIBS) -o $@
+
 FUZZ_ARC_CFLAGS = $(shell pkg-config --cflags libarchive nettle)
 FUZZ_ARC_LIBS = $(shell pkg-config --libs libarchive nettle)
 
