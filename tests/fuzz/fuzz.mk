@@ -12,7 +12,7 @@
 FUZZ_SECONDS ?= 600
 FUZZ_CC ?= clang
 FUZZ_DIR := build-fuzz
-FUZZ_NAMES := safetensors hfconfig
+FUZZ_NAMES := safetensors hfconfig gguf
 FUZZ_CFLAGS = -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=undefined -I. -D_GNU_SOURCE $(shell pkg-config --cflags jansson)
 FUZZ_LIBS = $(shell pkg-config --libs jansson) -lm
@@ -24,6 +24,8 @@ FUZZ_SRCS_safetensors := tests/fuzz/fuzz_safetensors.c models/safetensors.c oper
 FUZZ_SRCS_hfconfig := tests/fuzz/fuzz_hfconfig.c models/hfconfig.c
 FUZZ_SEEDS_safetensors := tests/fixtures/safetensors
 FUZZ_SEEDS_hfconfig := tests/fixtures/config
+FUZZ_SRCS_gguf := tests/fuzz/fuzz_gguf.c models/gguf.c
+FUZZ_SEEDS_gguf := tests/fixtures/gguf
 
 # The archive targets (fetch/unpack.c and the result-archive manifest parser,
 # db/archive_manifest.c) are not under models/, so they get their own rule; they
