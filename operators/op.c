@@ -14,13 +14,14 @@ extern const op_entry *const op_family_mamba1[];
 extern const op_entry *const op_family_mamba2[];
 extern const op_entry *const op_family_dense[];
 extern const op_entry *const op_family_lowp[]; /* 16-bit weight GEMV, family "dense" */
+extern const op_entry *const op_family_quant[]; /* quantised-weight GEMV, family "dense" */
 extern const op_entry *const op_family_elementwise[];
 
 #define OP_MAX_ENTRIES 128
 
 static const op_entry *const *const op_families[] = {
     op_family_attention, op_family_linear, op_family_fourier, op_family_mamba1,
-    op_family_mamba2,    op_family_dense,  op_family_lowp, op_family_elementwise,
+    op_family_mamba2,    op_family_dense,  op_family_lowp, op_family_quant, op_family_elementwise,
 };
 
 static const op_entry *op_registry[OP_MAX_ENTRIES + 1];
