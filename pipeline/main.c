@@ -27,6 +27,7 @@ static const command commands[] = {
     {"db", cmd_db, "list runs, show one, check the database"},
     {"report", cmd_report, "render the results database as Markdown tables"},
     {"fetch", cmd_fetch, "fetch real checkpoints of the model manifest into the cache"},
+    {"generate", cmd_generate, "run a GGUF checkpoint on a prompt and print the continuation"},
     {"archive", cmd_archive, "export runs to a result archive, import one"},
 };
 
