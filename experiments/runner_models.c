@@ -1,7 +1,7 @@
 /* experiments/runner_models.c — the "models" runner (seed 001): a whole
  * language model of the catalogue (models/catalogue.h) with synthetic
- * weights, through the one model interface (models/lm.h), at a context
- * length, in one phase:
+ * weights or a real checkpoint's, through the one model interface
+ * (models/lm.h), at a context length, in one phase:
  *
  *   prefill  one repetition = lm_prefill of `context` prompt tokens from an
  *            empty state: the time to first token (TTFT).
@@ -11,6 +11,16 @@
  *            restore (a copy of the recurrent state, a few MB for the 130M
  *            SSMs, a position reset for the Transformer) is inside the
  *            repetition; its own cost is measured apart as "restore_s".
+ *
+ * Weights: `weights` = synthetic (seeded, the catalogue shape) or a model
+ * of models/manifest.json read from the fetch cache: safetensors with
+ * ckpt_load, GGUF with gguf_model_load (every tensor dequantised into the
+ * wtype storage).  A checkpoint must have the shape of the catalogue entry
+ * named by `model`.  So that one sweep can list both (real and synthetic
+ * rows of the same shape side by side), a checkpoint whose catalogue shape
+ * is known (mdr_ckpt_shapes) is applicable to that model only; the others'
+ * points are left out.  Checkpoints not in that table go to every model and
+ * the load-time shape check decides.
  *
  * Two parameters are sweep filters, never part of a point:
  * prefill_min_context and decode_max_context leave out prefill points below
@@ -38,6 +48,7 @@
 #include "fetch/manifest.h"
 #include "models/catalogue.h"
 #include "models/checkpoint.h"
+#include "models/gguf_model.h"
 #include "models/lm.h"
 #include "models/sample.h"
 #include "operators/selective_scan.h"
@@ -168,9 +179,39 @@ static int mdr_ssm_layers(const model_config *c)
     return c->n_layers - mdr_attention_layers(c);
 }
 
+/* The catalogue shape of the manifest's checkpoints (models/manifest.json
+ * descriptions; the load checks it again).  A checkpoint listed here is
+ * applicable to its model only. */
+static const struct {
+    const char *weights, *model;
+} mdr_ckpt_shapes[] = {
+    {"smollm2-135m-instruct-q4_1", "smollm2-135m"},
+    {"smollm2-135m", "smollm2-135m"},
+    {"mamba-130m-hf", "mamba-130m"},
+    {"mamba2-130m-hf", "mamba2-130m"},
+    {"qwen2.5-0.5b", "qwen2.5-0.5b"},
+    {"llama-3.2-1b", "llama-3.2-1b"},
+};
+
+/* The catalogue model the checkpoint `weights` is shaped like, NULL when
+ * not known here (or synthetic). */
+static const char *mdr_ckpt_model(const char *weights)
+{
+    for (size_t i = 0; i < sizeof mdr_ckpt_shapes / sizeof mdr_ckpt_shapes[0]; i++)
+        if (!strcmp(mdr_ckpt_shapes[i].weights, weights))
+            return mdr_ckpt_shapes[i].model;
+    return NULL;
+}
+
 static int mdr_applicable(const exp_runner *self, const exp_point *pt, char *why, size_t cap)
 {
     int64_t context = pt->ival[MDR_CONTEXT];
+    const char *paired = mdr_ckpt_model(pt->sval[MDR_WEIGHTS]);
+    if (paired && strcmp(paired, pt->sval[MDR_MODEL]) != 0) {
+        snprintf(why, cap, "weights = %s is a checkpoint of %s's shape, not %s",
+                 pt->sval[MDR_WEIGHTS], paired, pt->sval[MDR_MODEL]);
+        return 0;
+    }
     if (mdr_is_decode(pt) && context > pt->ival[MDR_DECODE_MAX_CONTEXT]) {
         snprintf(why, cap, "decode above decode_max_context = %lld",
                  (long long)pt->ival[MDR_DECODE_MAX_CONTEXT]);
@@ -507,6 +548,25 @@ static int mdr_extras(void *ctx, const meas_result *res, exp_extras *x, cb_err *
 
 /* ---- prepare ------------------------------------------------------------------------------ */
 
+/* Reads the cached checkpoint mod (format safetensors: the folder; gguf:
+ * its first file) into *cfg and *w. */
+static int mdr_read_cached(const char *cache, const mf_model *mod, const model_config *shape,
+                           model_config *cfg, lm_weights *w, cb_err *err)
+{
+    char path[4400];
+    if (!strcmp(mod->format, "safetensors")) {
+        snprintf(path, sizeof path, "%s/%s", cache, mod->name);
+        return ckpt_load(path, shape->wtype, shape->max_context, cfg, w, err);
+    }
+    if (mod->n_files < 1)
+        return cb_fail(err, "weights = %s: no file listed in %s", mod->name, MDR_MANIFEST);
+    if (fm_file_path(cache, mod, &mod->files[0], path, sizeof path, err) != 0)
+        return cb_wrap(err, "weights = %s", mod->name);
+    if (gguf_model_load(path, shape->wtype, shape->max_context, cfg, w, err) != 0)
+        return cb_wrap(err, "weights = %s", mod->name);
+    return 0;
+}
+
 /* Loads the checkpoint `name` of the manifest from the cache into *cfg and
  * *w, checking that it has the catalogue shape `shape`.  A checkpoint not
  * in the cache is an error giving the command that fetches it. */
@@ -514,23 +574,22 @@ static int mdr_load_checkpoint(const char *name, const model_config *shape, mode
                                lm_weights *w, cb_err *err)
 {
     mf_manifest m;
-    char cache[4096], dir[4400], hint[128];
+    char cache[4096], hint[128];
     if (mf_load(MDR_MANIFEST, &m, err) != 0)
         return -1;
     const mf_model *mod = mf_find(&m, name);
     int rc = -1;
     if (!mod)
         cb_fail(err, "weights = %s: not in %s", name, MDR_MANIFEST);
-    else if (strcmp(mod->format, "safetensors") != 0)
-        cb_fail(err, "weights = %s: a %s checkpoint; this runner reads safetensors only", name,
-                mod->format);
+    else if (strcmp(mod->format, "safetensors") != 0 && strcmp(mod->format, "gguf") != 0)
+        cb_fail(err, "weights = %s: a %s checkpoint; this runner reads safetensors and gguf",
+                name, mod->format);
     else if (fm_cache_dir(cache, sizeof cache, err) == 0) {
-        snprintf(dir, sizeof dir, "%s/%s", cache, name);
         if (!fm_is_cached(cache, mod))
-            cb_fail(err, "weights = %s: not in the cache %s; fetch it first: %s", name, dir,
-                    fm_fetch_hint(name, hint, sizeof hint));
+            cb_fail(err, "weights = %s: not in the cache %s/%s; fetch it first: %s", name, cache,
+                    name, fm_fetch_hint(name, hint, sizeof hint));
         else
-            rc = ckpt_load(dir, shape->wtype, shape->max_context, cfg, w, err);
+            rc = mdr_read_cached(cache, mod, shape, cfg, w, err);
     }
     mf_free(&m);
     if (rc == 0 && (cfg->arch != shape->arch || cfg->d_model != shape->d_model ||

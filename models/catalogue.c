@@ -11,6 +11,7 @@
  *   llama-3.2-1b    1,235,814,400   (published: 1.24B)
  *   transformer-130m  128,287,488   (-0.66% of mamba-130m)
  *   hybrid-130m       128,815,632   (-0.13% of mamba2-130m)
+ *   smollm2-135m      134,515,008   (published: 135M)
  * tests/test_lm.c checks each against these numbers.
  *
  * Never: allocate, print, read files. */
@@ -89,6 +90,21 @@ static catalogue_entry entries[] = {
       .n_heads = 12, .n_kv_heads = 4, .head_dim = 64, .ffn_dim = 2560, .rms_eps = 1e-5f,
       .rope_theta = 1e4, NO_ROPE_SCALING, .tied_embeddings = 1, .d_state = 128, .d_conv = 4,
       .expand = 2, .ssm_head_dim = 64, .chunk = 256, .pattern = "MMMMMAMMMMMAMMMMMAMMM"}},
+    /* SmolLM2-135M (HuggingFaceTB/SmolLM2-135M and -Instruct), the shape of
+     * the real checkpoint the experiments run (manifest model
+     * smollm2-135m-instruct-q4_1): read from that GGUF's llama.* metadata
+     * (gguf_model_config): embedding_length 576, block_count 30,
+     * attention.head_count 9, head_count_kv 3 (head_dim 576/9 = 64),
+     * feed_forward_length 1536, rope.freq_base 100000,
+     * layer_norm_rms_epsilon 1e-5, token_embd 49152 rows, no output.weight
+     * (tied).  The HF config.json agrees.  Parameters: embedding
+     * 28,311,552; a layer 3,540,096 (norms 1152, Q and O 2 x 576^2, K and V
+     * 2 x 192 x 576, SwiGLU 3 x 1536 x 576); 30 layers and the final norm:
+     * 134,515,008. */
+    {"smollm2-135m", "SmolLM2-135M (HuggingFaceTB/SmolLM2-135M, Llama architecture)",
+     {.arch = MODEL_ARCH_TRANSFORMER, .vocab = 49152, .d_model = 576, .n_layers = 30,
+      .n_heads = 9, .n_kv_heads = 3, .head_dim = 64, .ffn_dim = 1536, .rms_eps = 1e-5f,
+      .rope_theta = 1e5, NO_ROPE_SCALING, .tied_embeddings = 1}},
     /* Tiny configurations for tests and smoke runs: cfg is filled from
      * model_config_tiny, model_config_mamba1_tiny, model_config_mamba2_tiny
      * and model_config_hybrid_tiny (models/model.h) by fill_tiny. */

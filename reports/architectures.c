@@ -15,6 +15,14 @@
  * prefill FLOP/s (the runner's estimate of the FLOPs over the measured
  * median) against the measured FMA peak.
  *
+ * Real or synthetic: every model is labelled by its weights — "NAME
+ * (synthetic)" or "NAME (real: CHECKPOINT)" from the point's `weights`
+ * parameter (absent in old runs: synthetic) — in every table, the same
+ * catalogue model with both kinds of weights being two rows, and the
+ * section opens with a sentence saying which rows are real.  The
+ * crossovers compare against the first synthetic Transformer (the matched
+ * baseline), else the first Transformer.
+ *
  * Reads only the store's JSON; a model's architecture comes from the
  * catalogue (models/catalogue.h) by name, so a model this build does not
  * know is shown but left out of the crossovers.  Never measures. */
@@ -42,6 +50,8 @@ static const char rarch_paper[] =
 /* One measured point, parsed from its parameters. */
 typedef struct rarch_pt {
     const char *model, *wtype, *phase;
+    const char *weights;    /* "synthetic" or the checkpoint's manifest name */
+    char label[192];        /* "model (synthetic)" / "model (real: weights)": its row */
     int threads;
     int64_t context;
     int64_t gen;            /* decode tokens per repetition; 1 for prefill */
@@ -58,11 +68,17 @@ typedef struct rarch_view {
     const rarch_set *s;
     const char *wtype;
     int threads;
-    const char *models[RARCH_MAX_MODELS];
+    const char *models[RARCH_MAX_MODELS]; /* labels (rarch_pt.label) */
+    const char *names[RARCH_MAX_MODELS];  /* their catalogue names */
     int n_models;
     int64_t contexts[RARCH_MAX_CONTEXTS];
     int n_contexts;
 } rarch_view;
+
+static int rarch_is_real(const rarch_pt *p)
+{
+    return strcmp(p->weights, "synthetic") != 0;
+}
 
 static int rarch_parse(const json_t *m, rarch_pt *pt)
 {
@@ -74,13 +90,19 @@ static int rarch_parse(const json_t *m, rarch_pt *pt)
         return 0;
     int decode = strcmp(report_str(m, "phase"), "decode") == 0;
     const json_t *gen = json_object_get(params, "gen");
+    const json_t *weights = json_object_get(params, "weights");
     *pt = (rarch_pt){
         .model = json_string_value(model), .wtype = json_string_value(wtype),
         .phase = decode ? "decode" : "prefill",
         .threads = (int)json_integer_value(json_object_get(m, "threads")),
         .context = json_integer_value(context),
         .gen = decode && json_integer_value(gen) > 0 ? json_integer_value(gen) : 1, .m = m,
+        .weights = json_is_string(weights) ? json_string_value(weights) : "synthetic",
     };
+    if (rarch_is_real(pt))
+        snprintf(pt->label, sizeof pt->label, "%s (real: %s)", pt->model, pt->weights);
+    else
+        snprintf(pt->label, sizeof pt->label, "%s (synthetic)", pt->model);
     return 1;
 }
 
@@ -125,12 +147,13 @@ static double rarch_latency(const rarch_pt *p, const char *key)
     return report_num(p->m, key) / (double)p->gen;
 }
 
-static const rarch_pt *rarch_find(const rarch_view *v, const char *model, const char *phase,
+/* The point of the row `label` (rarch_pt.label) in the view. */
+static const rarch_pt *rarch_find(const rarch_view *v, const char *label, const char *phase,
                                   int64_t context)
 {
     for (int i = 0; i < v->s->n; i++) {
         const rarch_pt *p = &v->s->p[i];
-        if (!strcmp(p->model, model) && !strcmp(p->phase, phase) && !strcmp(p->wtype, v->wtype) &&
+        if (!strcmp(p->label, label) && !strcmp(p->phase, phase) && !strcmp(p->wtype, v->wtype) &&
             p->threads == v->threads && p->context == context)
             return p;
     }
@@ -153,9 +176,11 @@ static void rarch_view_fill(rarch_view *v)
             continue;
         int seen = 0;
         for (int k = 0; k < v->n_models; k++)
-            seen |= !strcmp(v->models[k], p->model);
-        if (!seen && v->n_models < RARCH_MAX_MODELS)
-            v->models[v->n_models++] = p->model;
+            seen |= !strcmp(v->models[k], p->label);
+        if (!seen && v->n_models < RARCH_MAX_MODELS) {
+            v->names[v->n_models] = p->model;
+            v->models[v->n_models++] = p->label;
+        }
         seen = 0;
         for (int k = 0; k < v->n_contexts; k++)
             seen |= v->contexts[k] == p->context;
@@ -297,12 +322,26 @@ static void rarch_largest(const int64_t *ctx, const double *r, int n, int invers
         snprintf(buf, cap, "%.2fx at %lld", best, (long long)ctx[at]);
 }
 
+/* The row the others are compared with: the first synthetic Transformer
+ * (the matched baseline), else the first Transformer; -1 when none. */
+static int rarch_base(const rarch_view *v)
+{
+    int any = -1;
+    for (int k = 0; k < v->n_models; k++) {
+        if (rarch_arch(v->names[k]) != MODEL_ARCH_TRANSFORMER)
+            continue;
+        if (strstr(v->models[k], " (synthetic)"))
+            return k;
+        if (any < 0)
+            any = k;
+    }
+    return any;
+}
+
 static void rarch_crossovers(const rarch_view *v, FILE *out)
 {
-    const char *base = NULL;
-    for (int k = 0; k < v->n_models && !base; k++)
-        if (rarch_arch(v->models[k]) == MODEL_ARCH_TRANSFORMER)
-            base = v->models[k];
+    int b = rarch_base(v);
+    const char *base = b >= 0 ? v->models[b] : NULL;
     fprintf(out, "#### Where each SSM or hybrid overtakes the Transformer (%s, %d thread%s)\n\n",
             v->wtype, v->threads, v->threads == 1 ? "" : "s");
     if (!base) {
@@ -313,7 +352,7 @@ static void rarch_crossovers(const rarch_view *v, FILE *out)
                  "by up to |\n|---|---|---|--:|--:|\n", base, base);
     static const char *const phases[] = {"prefill", "decode"};
     for (int k = 0; k < v->n_models; k++) {
-        int arch = rarch_arch(v->models[k]);
+        int arch = rarch_arch(v->names[k]);
         if (arch != MODEL_ARCH_MAMBA1 && arch != MODEL_ARCH_MAMBA2 && arch != MODEL_ARCH_HYBRID)
             continue;
         for (int ph = 0; ph < 2; ph++) {
@@ -377,14 +416,12 @@ static void rarch_memory(const rarch_view *v, FILE *out)
     int64_t c = rarch_longest_common(v);
     if (c < 0)
         return;
-    const rarch_pt *base = NULL;
-    for (int k = 0; k < v->n_models && !base; k++)
-        if (rarch_arch(v->models[k]) == MODEL_ARCH_TRANSFORMER)
-            base = rarch_memory_point(v, v->models[k], c);
+    int b = rarch_base(v);
+    const rarch_pt *base = b >= 0 ? rarch_memory_point(v, v->models[b], c) : NULL;
     fprintf(out, "#### Memory at context %lld, the longest all models ran (%s)\n\n"
                  "| model | phase | weights | KV cache | state | scratch | total | vs %s | "
                  "process peak RSS |\n|---|---|--:|--:|--:|--:|--:|--:|--:|\n",
-            (long long)c, v->wtype, base ? base->model : "the Transformer");
+            (long long)c, v->wtype, base ? base->label : "the Transformer");
     for (int k = 0; k < v->n_models; k++) {
         const rarch_pt *p = rarch_memory_point(v, v->models[k], c);
         char w[32], kv[32], st[32], sc[32], tot[32], rss[32], vs[32];
@@ -399,7 +436,7 @@ static void rarch_memory(const rarch_view *v, FILE *out)
             snprintf(vs, sizeof vs, "(baseline)");
         else
             report_value(100 * change, "%+.0f%%", vs, sizeof vs);
-        fprintf(out, "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", p->model, p->phase, w, kv,
+        fprintf(out, "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", p->label, p->phase, w, kv,
                 st, sc, tot, vs, rss);
     }
     fprintf(out, "\nSizes of the model's buffers as allocated (stored with each point): the KV "
@@ -419,7 +456,7 @@ static void rarch_scan_share(const rarch_view *v, FILE *out)
             v->threads == 1 ? "" : "s");
     int any = 0;
     for (int k = 0; k < v->n_models; k++) {
-        int arch = rarch_arch(v->models[k]);
+        int arch = rarch_arch(v->names[k]);
         if (arch != MODEL_ARCH_MAMBA1 && arch != MODEL_ARCH_MAMBA2 && arch != MODEL_ARCH_HYBRID)
             continue;
         for (int ph = 0; ph < 2; ph++) {
@@ -465,7 +502,7 @@ static void rarch_breakdown_table(const rarch_view *v, FILE *out)
                 if (!p || json_array_size(json_object_get(p->m, "breakdown")) == 0)
                     continue;
                 double mean = report_num(p->m, "mean_s"), inside = 0;
-                fprintf(out, "| %s | %s | %lld |", p->model, p->phase, (long long)p->context);
+                fprintf(out, "| %s | %s | %lld |", p->label, p->phase, (long long)p->context);
                 for (int cls = 0; cls < MX_OP_N; cls++) {
                     double sec = rarch_class_seconds(p->m, mx_op_class_name((mx_op_class)cls));
                     char cell[16];
@@ -520,7 +557,7 @@ static void rarch_rate_cell(const json_t *platform, const rarch_pt *p, char *buf
 
 static int rarch_same_row(const rarch_pt *a, const rarch_pt *b)
 {
-    return !strcmp(a->model, b->model) && !strcmp(a->wtype, b->wtype) &&
+    return !strcmp(a->label, b->label) && !strcmp(a->wtype, b->wtype) &&
            !strcmp(a->phase, b->phase) && a->context == b->context;
 }
 
@@ -534,7 +571,7 @@ static void rarch_rate_table(const rarch_set *s, const json_t *platform, const c
                           "measured triad bandwidth\n\n"
                         : "#### Prefill: GFLOP/s (estimated FLOPs over the measured median) · %% "
                           "of the measured FMA peak\n\n");
-    fprintf(out, "| model | weights | context |");
+    fprintf(out, "| model | storage | context |");
     for (int t = 0; t < nt; t++)
         fprintf(out, " %d thread%s |", threads[t], threads[t] == 1 ? "" : "s");
     fprintf(out, "\n|---|---|--:|");
@@ -548,7 +585,7 @@ static void rarch_rate_table(const rarch_set *s, const json_t *platform, const c
             first = !rarch_same_row(&s->p[j], p);
         if (!first)
             continue;
-        fprintf(out, "| %s | %s | %lld |", p->model, p->wtype, (long long)p->context);
+        fprintf(out, "| %s | %s | %lld |", p->label, p->wtype, (long long)p->context);
         for (int t = 0; t < nt; t++) {
             const rarch_pt *q = NULL;
             for (int j = 0; j < s->n && !q; j++)
@@ -588,6 +625,37 @@ static int rarch_varies(const rarch_set *s)
 }
 
 /* ---- the section ---------------------------------------------------------------------------- */
+
+/* 1 when p is the first point of its row (label) in the set. */
+static int rarch_first_of_row(const rarch_set *s, int i)
+{
+    for (int j = 0; j < i; j++)
+        if (!strcmp(s->p[j].label, s->p[i].label))
+            return 0;
+    return 1;
+}
+
+/* The sentence saying which rows are real checkpoints and which synthetic. */
+static void rarch_weights_note(const rarch_set *s, FILE *out)
+{
+    int n_real = 0, k = 0;
+    for (int i = 0; i < s->n; i++)
+        n_real += rarch_is_real(&s->p[i]) && rarch_first_of_row(s, i);
+    if (n_real == 0) {
+        fprintf(out, "Every row runs synthetic weights (seeded random, the catalogue shape): "
+                     "none is a real checkpoint.\n\n");
+        return;
+    }
+    fprintf(out, "Real weights: the row%s ", n_real == 1 ? "" : "s");
+    for (int i = 0; i < s->n; i++)
+        if (rarch_is_real(&s->p[i]) && rarch_first_of_row(s, i))
+            fprintf(out, "%s%s", k++ ? ", " : "", s->p[i].label);
+    fprintf(out, " run%s %s of models/manifest.json, read from the fetch cache and dequantised "
+                 "into the storage type of the table; every row marked (synthetic) runs seeded "
+                 "random weights of its catalogue shape (the same arithmetic and bytes as real "
+                 "weights of that shape, but no trained model).\n\n",
+            n_real == 1 ? "s" : "", n_real == 1 ? "a real checkpoint" : "real checkpoints");
+}
 
 /* The number of the view's contexts measured in a phase (by any model). */
 static int rarch_phase_contexts(const rarch_view *v, const char *phase)
@@ -630,6 +698,8 @@ int report_architectures_section(const json_t *group, FILE *out, cb_err *err)
     json_t *m;
     json_array_foreach(ms, i, m)
         s.n += rarch_parse(m, &s.p[s.n]);
+    if (s.n > 0)
+        rarch_weights_note(&s, out);
     for (int k = 0; k < s.n; k++) {
         int first = 1;
         for (int j = 0; j < k && first; j++)

@@ -5,7 +5,10 @@
  * stored points, breakdowns and metrics read back through the store, and
  * the report section rendered from the database; plus the sweep filters,
  * the shipped experiment files' expansion, and a bad model name refused
- * with its file and line. */
+ * with its file and line; checkpoints named by `weights` (not cached, of
+ * another shape: safetensors and a GGUF written here, as the real
+ * checkpoint's file in a temporary cache) and their pairing with the
+ * catalogue model of their shape. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,6 +26,7 @@
 #include "db/store.h"
 #include "models/catalogue.h"
 #include "models/checkpoint.h"
+#include "models/gguf.h"
 #include "models/lm.h"
 #include "reports/report.h"
 
@@ -287,14 +291,18 @@ static void test_04_report_section(void **state)
     expect_in(md, "### Whole models against context length (f32 weights, 1 thread)");
     expect_in(md, "#### Time to first token (TTFT, prefill) against context (f32, 1 thread)");
     expect_in(md, "#### Time per output token (TPOT, decode) against context (f32, 1 thread)");
-    expect_in(md, "| context | tiny-transformer | tiny-mamba1 | tiny-mamba2 | tiny-hybrid |");
+    expect_in(md, "| context | tiny-transformer (synthetic) | tiny-mamba1 (synthetic) | "
+                  "tiny-mamba2 (synthetic) | tiny-hybrid (synthetic) |");
+    expect_in(md, "Every row runs synthetic weights");
+    assert_null(strstr(md, "(real:"));
     expect_in(md, "| 32 |");
     expect_in(md, "#### Where each SSM or hybrid overtakes the Transformer");
-    expect_in(md, "| tiny-mamba1 | prefill (TTFT) |");
-    expect_in(md, "| tiny-hybrid | decode (TPOT) |");
+    expect_in(md, "| tiny-mamba1 (synthetic) | prefill (TTFT) |");
+    expect_in(md, "| tiny-hybrid (synthetic) | decode (TPOT) |");
+    expect_in(md, "overtakes tiny-transformer (synthetic) at context");
     expect_in(md, "#### Memory at context 32");
     expect_in(md, "#### The SSM scan's share of latency");
-    expect_in(md, "- tiny-mamba2, prefill:");
+    expect_in(md, "- tiny-mamba2 (synthetic), prefill:");
     expect_in(md, "| model | phase | context | gemm | attention | ssm_scan |");
     /* The paper's figures are quoted and labelled as the paper's. */
     expect_in(md, "The paper's figures (seed 001");
@@ -331,8 +339,8 @@ static void test_05_weight_types_and_filters(void **state)
     expect_in(md, "### Weight storage types against the platform's ceilings");
     expect_in(md, "#### Decode: weight bytes streamed per second");
     expect_in(md, "#### Prefill: GFLOP/s (estimated FLOPs over the measured median)");
-    expect_in(md, "| tiny-mamba1 | bf16 | 8 |");
-    expect_in(md, "| tiny-transformer | f16 | 32 |");
+    expect_in(md, "| tiny-mamba1 (synthetic) | bf16 | 8 |");
+    expect_in(md, "| tiny-transformer (synthetic) | f16 | 32 |");
     /* One context per phase: no comparison across context length. */
     assert_null(strstr(md, "Whole models against context length"));
     free(md);
@@ -342,16 +350,36 @@ static void test_06_shipped_experiments_expand(void **state)
 {
     (void)state;
     static char out[65536];
-    /* Full scale: 4 models x 10 contexts (256..131072) x 2 phases, less the
-     * two models with attention layers at 131072. */
+    /* Full scale: 5 models x 10 contexts (256..131072) x 2 phases x 2
+     * weights (200); the real checkpoint pairs with smollm2-135m only (80
+     * left out), and the three models with attention layers (smollm2-135m
+     * twice) stop at 65536 (8 left out). */
     assert_int_equal(sh(out, sizeof out, "%s run experiments/architectures.ini --scale full "
                                          "--dry-run", bin), 0);
-    expect_in(out, "architectures (full scale, runner models): 76 points");
-    expect_in(out, "4 point(s) left out as not applicable");
+    expect_in(out, "architectures (full scale, runner models): 112 points");
+    expect_in(out, "88 point(s) left out as not applicable");
     expect_in(out, "{\"context\":131072,\"gen\":256,\"model\":\"mamba-130m\"");
     assert_null(strstr(out, "  {\"context\":131072,\"gen\":256,\"model\":\"transformer-130m\""));
+    /* Quick: 5 synthetic models and the real one, 3 contexts x 2 phases. */
     assert_int_equal(sh(out, sizeof out, "%s run experiments/architectures.ini --dry-run", bin), 0);
-    expect_in(out, "architectures (quick scale, runner models): 24 points");
+    expect_in(out, "architectures (quick scale, runner models): 36 points");
+    expect_in(out, "{\"context\":4096,\"gen\":64,\"model\":\"smollm2-135m\",\"phase\":"
+                   "\"decode\",\"seed\":1,\"threads\":");
+    /* The real checkpoint's 6 points are all smollm2-135m's. */
+    int real = 0;
+    for (const char *line = out; (line = strstr(line, "\n  {")) != NULL; line++) {
+        const char *end = strchr(line + 1, '\n');
+        size_t len = end ? (size_t)(end - line) : strlen(line);
+        char buf[512];
+        snprintf(buf, sizeof buf, "%.*s", (int)(len < sizeof buf ? len : sizeof buf - 1), line);
+        if (strstr(buf, "\"weights\":\"smollm2-135m-instruct-q4_1\"")) {
+            expect_in(buf, "\"model\":\"smollm2-135m\"");
+            real++;
+        }
+    }
+    assert_int_equal(real, 6);
+    expect_in(out, "24 point(s) left out as not applicable");
+    expect_in(out, "is a checkpoint of smollm2-135m's shape, not");
     assert_int_equal(sh(out, sizeof out, "%s run experiments/weights_dtype.ini --dry-run", bin), 0);
     expect_in(out, "weights_dtype (quick scale, runner models):");
     expect_in(out, "{\"context\":256,\"gen\":8,\"model\":\"mamba-130m\",\"phase\":\"decode\"");
@@ -394,7 +422,7 @@ static void test_08_checkpoint_weights(void **state)
     expect_in(out, "weights = mamba-130m-hf: not in the cache");
     expect_in(out, "make fetch MODELS=mamba-130m-hf");
     /* A cached checkpoint of another shape: a tiny Transformer saved as
-     * smollm2-135m, asked for as transformer-130m. */
+     * smollm2-135m, asked for as smollm2-135m. */
     model_config c = model_config_tiny();
     lm_weights w;
     cb_err err = {{0}};
@@ -406,13 +434,122 @@ static void test_08_checkpoint_weights(void **state)
     lm_weights_free(&w);
     write_ini("ckpt2.ini",
               "[experiment]\nname = ckpt2\nrunner = models\nrepetitions = 1\nwarmups = 0\n"
-              "[sweep]\nmodel = transformer-130m\ncontext = 8\nweights = smollm2-135m\n",
+              "[sweep]\nmodel = smollm2-135m\ncontext = 8\nweights = smollm2-135m\n",
               ini, sizeof ini);
     assert_int_not_equal(sh(out, sizeof out, "CTXBENCH_CACHE=%s/cache %s run %s --db %s", tmpdir,
                             bin, ini, db_path),
                          0);
     expect_in(out, "weights = smollm2-135m: a transformer of d_model 64");
-    expect_in(out, "is not shaped like the model named");
+    expect_in(out, "is not shaped like the model named (transformer, d_model 576, 30 layers");
+}
+
+/* ---- a GGUF checkpoint ------------------------------------------------------------- */
+
+#define G_MAX_T 32
+
+/* Writes a llama GGUF of config c (F32 tensors, all zero: only shapes
+ * matter here) at path. */
+static void write_tiny_gguf(const char *path, const model_config *c)
+{
+    static char names[G_MAX_T][48];
+    gguf_tensor ts[G_MAX_T];
+    int64_t d = c->d_model, q = (int64_t)c->n_heads * c->head_dim;
+    int64_t kv = (int64_t)c->n_kv_heads * c->head_dim, f = c->ffn_dim;
+    const struct {
+        const char *name;
+        int64_t ne0, ne1;
+    } per_layer[] = {{"attn_norm.weight", d, 0}, {"attn_q.weight", d, q},
+                     {"attn_k.weight", d, kv},   {"attn_v.weight", d, kv},
+                     {"attn_output.weight", q, d}, {"ffn_norm.weight", d, 0},
+                     {"ffn_gate.weight", d, f},  {"ffn_up.weight", d, f},
+                     {"ffn_down.weight", f, d}};
+    int n = 0;
+    size_t most = (size_t)(d * c->vocab);
+    float *zeros = calloc(most > (size_t)(f * d) ? most : (size_t)(f * d), sizeof *zeros);
+    assert_non_null(zeros);
+    for (int t = -1; t <= c->n_layers * 9; t++) {
+        gguf_tensor *g = &ts[n];
+        memset(g, 0, sizeof *g);
+        int64_t ne0 = d, ne1 = c->vocab;
+        if (t == -1) {
+            snprintf(names[n], sizeof names[n], "token_embd.weight");
+        } else if (t == c->n_layers * 9) {
+            snprintf(names[n], sizeof names[n], "output_norm.weight");
+            ne1 = 0;
+        } else {
+            snprintf(names[n], sizeof names[n], "blk.%d.%s", t / 9, per_layer[t % 9].name);
+            ne0 = per_layer[t % 9].ne0, ne1 = per_layer[t % 9].ne1;
+        }
+        assert_true(n < G_MAX_T);
+        g->name = names[n];
+        g->n_dims = ne1 ? 2 : 1;
+        g->ne[0] = ne0, g->ne[1] = ne1 ? ne1 : 1, g->ne[2] = g->ne[3] = 1;
+        g->type = GGUF_T_F32;
+        g->nelems = (uint64_t)(g->ne[0] * g->ne[1]);
+        g->nbytes = 4 * g->nelems;
+        g->data = zeros;
+        n++;
+    }
+    static const char *const u32_keys[] = {"llama.block_count", "llama.embedding_length",
+                                           "llama.feed_forward_length",
+                                           "llama.attention.head_count",
+                                           "llama.attention.head_count_kv"};
+    const int u32_vals[] = {c->n_layers, c->d_model, c->ffn_dim, c->n_heads, c->n_kv_heads};
+    gguf_kv kvs[8];
+    memset(kvs, 0, sizeof kvs);
+    kvs[0].key = "general.architecture";
+    kvs[0].val.type = GGUF_STR;
+    kvs[0].val.str = (gguf_str){"llama", 5};
+    for (int i = 0; i < 5; i++) {
+        kvs[1 + i].key = u32_keys[i];
+        kvs[1 + i].val.type = GGUF_U32;
+        kvs[1 + i].val.u64 = (uint64_t)u32_vals[i];
+    }
+    kvs[6].key = "llama.attention.layer_norm_rms_epsilon";
+    kvs[6].val.type = GGUF_F32;
+    kvs[6].val.f64 = c->rms_eps;
+    kvs[7].key = "llama.rope.freq_base";
+    kvs[7].val.type = GGUF_F32;
+    kvs[7].val.f64 = c->rope_theta;
+    cb_err err = {{0}};
+    int rc = gguf_write(path, 3, kvs, 8, ts, (size_t)n, &err);
+    free(zeros);
+    if (rc != 0)
+        fail_msg("gguf_write: %s", err.msg);
+}
+
+/* The real checkpoint's manifest entry is a GGUF: the runner reads the
+ * cached file with the GGUF loader (here a tiny llama written under the
+ * manifest's path in a temporary cache) and refuses it for smollm2-135m by
+ * its shape, naming both; the checkpoint goes to smollm2-135m only. */
+static void test_09_gguf_checkpoint(void **state)
+{
+    (void)state;
+    static char out[8192];
+    char ini[128], path[512];
+    snprintf(path, sizeof path, "%s/gcache/smollm2-135m-instruct-q4_1", tmpdir);
+    assert_int_equal(sh(out, sizeof out, "mkdir -p %s", path), 0);
+    snprintf(path, sizeof path,
+             "%s/gcache/smollm2-135m-instruct-q4_1/SmolLM2-135M-Instruct.Q4_1.gguf", tmpdir);
+    model_config c = model_config_tiny();
+    write_tiny_gguf(path, &c);
+    write_ini("gguf.ini",
+              "[experiment]\nname = gguf_ckpt\nrunner = models\nrepetitions = 1\n"
+              "warmups = 0\n[sweep]\nmodel = smollm2-135m, tiny-transformer\ncontext = 8\n"
+              "weights = smollm2-135m-instruct-q4_1\n",
+              ini, sizeof ini);
+    /* Paired with smollm2-135m only: tiny-transformer's point is left out. */
+    assert_int_equal(sh(out, sizeof out, "%s run %s --dry-run", bin, ini), 0);
+    expect_in(out, "1 points");
+    expect_in(out, "weights = smollm2-135m-instruct-q4_1 is a checkpoint of smollm2-135m's "
+                   "shape, not tiny-transformer");
+    assert_int_not_equal(sh(out, sizeof out, "CTXBENCH_CACHE=%s/gcache %s run %s --db %s",
+                            tmpdir, bin, ini, db_path),
+                         0);
+    assert_null(strstr(out, "safetensors only"));
+    expect_in(out, "weights = smollm2-135m-instruct-q4_1: a transformer of d_model 64, 2 layers, "
+                   "vocab 97 is not shaped like the model named (transformer, d_model 576, 30 "
+                   "layers, vocab 49152)");
 }
 
 int main(void)
@@ -426,6 +563,7 @@ int main(void)
         cmocka_unit_test(test_06_shipped_experiments_expand),
         cmocka_unit_test(test_07_unknown_model_names_file_and_line),
         cmocka_unit_test(test_08_checkpoint_weights),
+        cmocka_unit_test(test_09_gguf_checkpoint),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

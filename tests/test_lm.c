@@ -82,7 +82,7 @@ static void test_01_catalogue_entries_check(void **state)
     (void)state;
     int n;
     const catalogue_entry *e = catalogue_entries(&n);
-    assert_int_equal(n, 10);
+    assert_int_equal(n, 11);
     cb_err err = {{0}};
     for (int i = 0; i < n; i++) {
         model_config c;
