@@ -17,6 +17,7 @@
  * before checking it, recurse deeper than GGUF_MAX_DEPTH, or write into the
  * mapping (it is PROT_READ). */
 #include "models/gguf.h"
+#include "util/text.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -640,38 +641,17 @@ static gguf_file *file_new(const char *name, cb_err *err)
     return f;
 }
 
+/* Maps path read-only into f (a zero-length file maps nothing). */
 static int map_file(gguf_file *f, const char *path, cb_err *err)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return cb_fail(err, "%s: %s", path, strerror(errno));
-    struct stat sb;
-    int rc = -1;
-    if (fstat(fd, &sb) < 0) {
-        cb_fail(err, "%s: %s", path, strerror(errno));
-        goto out;
-    }
-    if (!S_ISREG(sb.st_mode)) {
-        cb_fail(err, "%s: not a regular file", path);
-        goto out;
-    }
-    f->len = (size_t)sb.st_size;
-    static const uint8_t empty[1];
-    f->bytes = empty;
-    if (f->len) {
-        void *m = mmap(NULL, f->len, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (m == MAP_FAILED) {
-            cb_fail(err, "%s: mmap: %s", path, strerror(errno));
-            goto out;
-        }
-        f->map = m;
-        f->map_len = f->len;
-        f->bytes = m;
-    }
-    rc = 0;
-out:
-    close(fd);
-    return rc;
+    static const uint8_t empty[1]; /* a zero-length file parses from here */
+    void *m;
+    if (cb_map_file(path, &m, &f->len, err) != 0)
+        return -1;
+    f->map = m;
+    f->map_len = f->len;
+    f->bytes = m ? m : empty;
+    return 0;
 }
 
 gguf_file *gguf_open(const char *path, cb_err *err)

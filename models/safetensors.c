@@ -275,33 +275,14 @@ st_file *st_file_open_mem(const void *buf, size_t len, const char *name, cb_err 
 /* Maps path read-only into f (a zero-length file maps nothing). */
 static int map_file(st_file *f, const char *path, cb_err *err)
 {
-    int rc = -1;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    struct stat sb;
-    if (fd < 0 || fstat(fd, &sb) < 0) {
-        cb_fail(err, "%s: %s", path, strerror(errno));
-        goto out;
-    }
-    if (!S_ISREG(sb.st_mode)) {
-        cb_fail(err, "%s: not a regular file", path);
-        goto out;
-    }
-    f->len = (size_t)sb.st_size;
-    if (f->len) {
-        void *m = mmap(NULL, f->len, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (m == MAP_FAILED) {
-            cb_fail(err, "%s: mmap: %s", path, strerror(errno));
-            goto out;
-        }
-        f->map = m;
-        f->map_len = f->len;
+    void *m;
+    if (cb_map_file(path, &m, &f->len, err) != 0)
+        return -1;
+    f->map = m;
+    f->map_len = f->len;
+    if (m)
         f->bytes = m;
-    }
-    rc = 0;
-out:
-    if (fd >= 0)
-        close(fd);
-    return rc;
+    return 0;
 }
 
 st_file *st_file_open(const char *path, cb_err *err)

@@ -6,7 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 char *cb_read_file(const char *path, size_t *len_out, cb_err *err)
 {
@@ -89,4 +92,33 @@ int cb_mkdirs_for(const char *path, cb_err *err)
     if (dir[0] && mkdir(dir, 0777) != 0 && errno != EEXIST)
         return cb_fail(err, "%s: cannot create folder: %s", dir, strerror(errno));
     return 0;
+}
+
+int cb_map_file(const char *path, void **map, size_t *len, cb_err *err)
+{
+    *map = NULL;
+    *len = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return cb_fail(err, "%s: %s", path, strerror(errno));
+    struct stat sb;
+    int rc = -1;
+    if (fstat(fd, &sb) < 0)
+        cb_fail(err, "%s: %s", path, strerror(errno));
+    else if (!S_ISREG(sb.st_mode))
+        cb_fail(err, "%s: not a regular file", path);
+    else if (sb.st_size == 0)
+        rc = 0;
+    else {
+        void *m = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (m == MAP_FAILED) {
+            cb_fail(err, "%s: mmap: %s", path, strerror(errno));
+        } else {
+            *map = m;
+            *len = (size_t)sb.st_size;
+            rc = 0;
+        }
+    }
+    close(fd);
+    return rc;
 }

@@ -6,6 +6,12 @@
 
 #include "util/error.h"
 
+/* Maps the regular file at path read-only (MAP_PRIVATE): *map and *len (a
+ * zero-length file maps nothing: *map NULL, *len 0).  Unmap with
+ * munmap(*map, *len).  Returns 0, or -1 with err naming the file (missing,
+ * not a regular file, mmap refused). */
+int cb_map_file(const char *path, void **map, size_t *len, cb_err *err);
+
 /* Reads the whole file at path into a NUL-terminated heap buffer (caller
  * frees).  Returns NULL and fills err, naming the file, on failure. */
 char *cb_read_file(const char *path, size_t *len_out, cb_err *err);
