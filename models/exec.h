@@ -62,6 +62,15 @@ void mx_account(mx_breakdown *bd, mx_op_class cls, int64_t t0);
 /* b rounded up to a multiple of 64 (the alignment of every model buffer). */
 static inline size_t mx_round64(size_t b) { return (b + 63) & ~(size_t)63; }
 
+/* Carves a 64-byte-aligned region of bytes from the weight block at *at and
+ * advances *at past it: how every stack lays its tensors into one block. */
+static inline void *mx_take(char **at, size_t bytes)
+{
+    void *p = *at;
+    *at += mx_round64(bytes);
+    return p;
+}
+
 /* Makes the kernel scratch *buf (*bytes long, 64-byte aligned, owned by the
  * caller, freed with free) at least need bytes long, dropping its contents
  * when it grows.  Returns 0, or -1 with err ("<who>: out of memory ...") and

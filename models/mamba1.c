@@ -63,13 +63,6 @@ struct m1_state {
 /* ---- weights -------------------------------------------------------------------------- */
 
 /* Takes a 64-byte-aligned region of bytes from *at. */
-static void *take(char **at, size_t bytes)
-{
-    void *p = *at;
-    *at += mx_round64(bytes);
-    return p;
-}
-
 /* Points L's fields into *at (struct order) and advances it; with at NULL
  * only sums the bytes that would be taken. */
 static size_t layer_carve(const model_config *c, char **at, m1_layer_weights *L)
@@ -95,7 +88,7 @@ static size_t layer_carve(const model_config *c, char **at, m1_layer_weights *L)
     for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
         total += mx_round64(sizes[i]);
         if (at)
-            *fields[i] = take(at, sizes[i]);
+            *fields[i] = mx_take(at, sizes[i]);
     }
     return total;
 }
@@ -136,11 +129,11 @@ int m1_weights_alloc(const model_config *c, m1_weights *w, cb_err *err)
     }
     size_t emb = mx_matrix_bytes((size_t)c->vocab, (size_t)c->d_model, c->wtype);
     char *at = block;
-    w->tok_emb = take(&at, emb);
+    w->tok_emb = mx_take(&at, emb);
     for (int l = 0; l < c->n_layers; l++)
         layer_carve(c, &at, &layers[l]);
-    w->final_norm = take(&at, (size_t)c->d_model * sizeof(float));
-    w->lm_head = c->tied_embeddings ? w->tok_emb : take(&at, emb);
+    w->final_norm = mx_take(&at, (size_t)c->d_model * sizeof(float));
+    w->lm_head = c->tied_embeddings ? w->tok_emb : mx_take(&at, emb);
     w->layers = layers;
     w->owner = block;
     w->release = free;

@@ -53,13 +53,6 @@ struct tf_state {
 /* ---- weights -------------------------------------------------------------------------- */
 
 /* Takes a 64-byte-aligned region of bytes from *at. */
-static void *take(char **at, size_t bytes)
-{
-    void *p = *at;
-    *at += mx_round64(bytes);
-    return p;
-}
-
 size_t tf_layer_bytes(const model_config *c)
 {
     size_t d = (size_t)c->d_model, qd = (size_t)c->n_heads * c->head_dim,
@@ -88,20 +81,20 @@ void tf_layer_carve(const model_config *c, char **at, tf_layer_weights *L)
     size_t d = (size_t)c->d_model, qd = (size_t)c->n_heads * c->head_dim,
            kvd = (size_t)c->n_kv_heads * c->head_dim, f = (size_t)c->ffn_dim;
     op_wtype wt = c->wtype;
-    L->attn_norm = take(at, d * sizeof(float));
-    L->wq = take(at, mx_matrix_bytes(qd, d, wt));
-    L->wk = take(at, mx_matrix_bytes(kvd, d, wt));
-    L->wv = take(at, mx_matrix_bytes(kvd, d, wt));
+    L->attn_norm = mx_take(at, d * sizeof(float));
+    L->wq = mx_take(at, mx_matrix_bytes(qd, d, wt));
+    L->wk = mx_take(at, mx_matrix_bytes(kvd, d, wt));
+    L->wv = mx_take(at, mx_matrix_bytes(kvd, d, wt));
     if (c->qkv_bias) {
-        L->bq = take(at, qd * sizeof(float));
-        L->bk = take(at, kvd * sizeof(float));
-        L->bv = take(at, kvd * sizeof(float));
+        L->bq = mx_take(at, qd * sizeof(float));
+        L->bk = mx_take(at, kvd * sizeof(float));
+        L->bv = mx_take(at, kvd * sizeof(float));
     }
-    L->wo = take(at, mx_matrix_bytes(d, qd, wt));
-    L->ffn_norm = take(at, d * sizeof(float));
-    L->w_gate = take(at, mx_matrix_bytes(f, d, wt));
-    L->w_up = take(at, mx_matrix_bytes(f, d, wt));
-    L->w_down = take(at, mx_matrix_bytes(d, f, wt));
+    L->wo = mx_take(at, mx_matrix_bytes(d, qd, wt));
+    L->ffn_norm = mx_take(at, d * sizeof(float));
+    L->w_gate = mx_take(at, mx_matrix_bytes(f, d, wt));
+    L->w_up = mx_take(at, mx_matrix_bytes(f, d, wt));
+    L->w_down = mx_take(at, mx_matrix_bytes(d, f, wt));
 }
 
 int tf_weights_alloc(const model_config *c, tf_weights *w, cb_err *err)
@@ -122,11 +115,11 @@ int tf_weights_alloc(const model_config *c, tf_weights *w, cb_err *err)
     }
     size_t emb = mx_matrix_bytes((size_t)c->vocab, (size_t)c->d_model, c->wtype);
     char *at = block;
-    w->tok_emb = take(&at, emb);
+    w->tok_emb = mx_take(&at, emb);
     for (int l = 0; l < c->n_layers; l++)
         tf_layer_carve(c, &at, &layers[l]);
-    w->final_norm = take(&at, (size_t)c->d_model * sizeof(float));
-    w->lm_head = c->tied_embeddings ? w->tok_emb : take(&at, emb);
+    w->final_norm = mx_take(&at, (size_t)c->d_model * sizeof(float));
+    w->lm_head = c->tied_embeddings ? w->tok_emb : mx_take(&at, emb);
     w->layers = layers;
     w->owner = block;
     w->release = free;
