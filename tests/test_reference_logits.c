@@ -14,7 +14,8 @@
  * tokens equal.  LOGIT_TOL = 1e-2: the reference's float32 run differs from
  * its float64 run by at most 6.4e-5 over all logits (range -31..38), and a
  * real error (RoPE, epsilon, head mapping) moves logits by O(1).
- * Weights are dequantised to f32 (the native quantised path rounds the
+ * `ctxbench generate` is run on the chat prompt and must print the same
+ * answer.  Weights are dequantised to f32 (the native quantised path rounds the
  * activations to int8 and is compared in the experiments, not here).
  *
  * Never: reach the network (make test fetches first). */
@@ -233,12 +234,33 @@ static void test_03_greedy_tokens_equal(void **state)
     }
 }
 
+/* `ctxbench generate` end to end on the same checkpoint: the chat prompt's
+ * greedy answer, as the reference's greedy tokens spell it, up to the
+ * end-of-sequence token ("The capital of France is Paris."). */
+static void test_04_generate_command(void **state)
+{
+    (void)state;
+    const char *bin = getenv("CTXBENCH_BIN");
+    char cmd[1024], out[4096] = "";
+    snprintf(cmd, sizeof cmd,
+             "%s generate --model %s --chat --prompt 'What is the capital of France?' "
+             "--max-tokens 16 --threads 2 2>/dev/null",
+             bin ? bin : "bin/ctxbench", MODEL_NAME);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = '\0';
+    assert_int_equal(pclose(p), 0);
+    assert_string_equal(out, "The capital of France is Paris.\n");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_01_token_ids_exact),
         cmocka_unit_test(test_02_logits_within_tolerance),
         cmocka_unit_test(test_03_greedy_tokens_equal),
+        cmocka_unit_test(test_04_generate_command),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
