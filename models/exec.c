@@ -45,6 +45,16 @@ void mx_account(mx_breakdown *bd, mx_op_class cls, int64_t t0)
     }
 }
 
+char *mx_weights_block(size_t bytes, const char *who, cb_err *err)
+{
+    void *block = NULL;
+    if (posix_memalign(&block, 64, bytes) != 0) {
+        cb_fail(err, "%s weights: out of memory (%zu bytes)", who, bytes);
+        return NULL;
+    }
+    return block;
+}
+
 int mx_scratch_reserve(void **buf, size_t *bytes, size_t need, const char *who, cb_err *err)
 {
     if (need <= *bytes)

@@ -62,6 +62,11 @@ void mx_account(mx_breakdown *bd, mx_op_class cls, int64_t t0);
 /* b rounded up to a multiple of 64 (the alignment of every model buffer). */
 static inline size_t mx_round64(size_t b) { return (b + 63) & ~(size_t)63; }
 
+/* The one 64-byte-aligned block a stack's weights live in (bytes long,
+ * freed with free), or NULL with err ("<who> weights: out of memory (N
+ * bytes)"). */
+char *mx_weights_block(size_t bytes, const char *who, cb_err *err);
+
 /* Carves a 64-byte-aligned region of bytes from the weight block at *at and
  * advances *at past it: how every stack lays its tensors into one block. */
 static inline void *mx_take(char **at, size_t bytes)

@@ -118,10 +118,9 @@ int m1_weights_alloc(const model_config *c, m1_weights *w, cb_err *err)
     memset(w, 0, sizeof *w);
     if (check_arch(c, "mamba1 weights", err) != 0)
         return -1;
-    size_t bytes = m1_weight_bytes(c);
-    char *block = NULL;
-    if (posix_memalign((void **)&block, 64, bytes) != 0)
-        return cb_fail(err, "mamba1 weights: out of memory (%zu bytes)", bytes);
+    char *block = mx_weights_block(m1_weight_bytes(c), "mamba1", err);
+    if (!block)
+        return -1;
     m1_layer_weights *layers = calloc((size_t)c->n_layers, sizeof *layers);
     if (!layers) {
         free(block);

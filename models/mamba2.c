@@ -139,10 +139,9 @@ int m2_weights_alloc(const model_config *c, m2_weights *w, cb_err *err)
     memset(w, 0, sizeof *w);
     if (check_arch(c, "mamba2 weights", err) != 0)
         return -1;
-    size_t bytes = m2_weight_bytes(c);
-    char *block = NULL;
-    if (posix_memalign((void **)&block, 64, bytes) != 0)
-        return cb_fail(err, "mamba2 weights: out of memory (%zu bytes)", bytes);
+    char *block = mx_weights_block(m2_weight_bytes(c), "mamba2", err);
+    if (!block)
+        return -1;
     int hybrid = c->arch == MODEL_ARCH_HYBRID;
     m2_layer_weights *ssm = calloc((size_t)c->n_layers, sizeof *ssm);
     tf_layer_weights *attn = hybrid ? calloc((size_t)c->n_layers, sizeof *attn) : NULL;

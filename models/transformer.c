@@ -104,10 +104,9 @@ int tf_weights_alloc(const model_config *c, tf_weights *w, cb_err *err)
         return -1;
     if (c->arch != MODEL_ARCH_TRANSFORMER)
         return cb_fail(err, "transformer weights: arch = %d is not a Transformer", (int)c->arch);
-    size_t bytes = tf_weight_bytes(c);
-    char *block = NULL;
-    if (posix_memalign((void **)&block, 64, bytes) != 0)
-        return cb_fail(err, "transformer weights: out of memory (%zu bytes)", bytes);
+    char *block = mx_weights_block(tf_weight_bytes(c), "transformer", err);
+    if (!block)
+        return -1;
     tf_layer_weights *layers = calloc((size_t)c->n_layers, sizeof *layers);
     if (!layers) {
         free(block);
