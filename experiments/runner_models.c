@@ -573,25 +573,14 @@ static int mdr_read_cached(const char *cache, const mf_model *mod, const model_c
 static int mdr_load_checkpoint(const char *name, const model_config *shape, model_config *cfg,
                                lm_weights *w, cb_err *err)
 {
-    mf_manifest m;
-    char cache[4096], hint[128];
-    if (mf_load(MDR_MANIFEST, &m, err) != 0)
-        return -1;
-    const mf_model *mod = mf_find(&m, name);
-    int rc = -1;
-    if (!mod)
-        cb_fail(err, "weights = %s: not in %s", name, MDR_MANIFEST);
-    else if (strcmp(mod->format, "safetensors") != 0 && strcmp(mod->format, "gguf") != 0)
-        cb_fail(err, "weights = %s: a %s checkpoint; this runner reads safetensors and gguf",
-                name, mod->format);
-    else if (fm_cache_dir(cache, sizeof cache, err) == 0) {
-        if (!fm_is_cached(cache, mod))
-            cb_fail(err, "weights = %s: not in the cache %s/%s; fetch it first: %s", name, cache,
-                    name, fm_fetch_hint(name, hint, sizeof hint));
-        else
-            rc = mdr_read_cached(cache, mod, shape, cfg, w, err);
-    }
-    mf_free(&m);
+    mf_model mod;
+    char cache[4096];
+    if (fm_find_cached(MDR_MANIFEST, name, &mod, cache, sizeof cache, err) != 0)
+        return cb_wrap(err, "weights = %s", name);
+    if (strcmp(mod.format, "safetensors") != 0 && strcmp(mod.format, "gguf") != 0)
+        return cb_fail(err, "weights = %s: a %s checkpoint; this runner reads safetensors and gguf",
+                       name, mod.format);
+    int rc = mdr_read_cached(cache, &mod, shape, cfg, w, err);
     if (rc == 0 && (cfg->arch != shape->arch || cfg->d_model != shape->d_model ||
                     cfg->n_layers != shape->n_layers || cfg->vocab != shape->vocab)) {
         lm_weights_free(w);

@@ -63,6 +63,30 @@ const char *fm_fetch_hint(const char *name, char *buf, size_t cap)
     return buf;
 }
 
+int fm_find_cached(const char *manifest_path, const char *name, mf_model *mod, char *cache,
+                   size_t cap, cb_err *err)
+{
+    mf_manifest m;
+    char hint[128];
+    if (mf_load(manifest_path, &m, err) != 0)
+        return -1;
+    const mf_model *found = mf_find(&m, name);
+    int rc = -1;
+    if (!found)
+        cb_fail(err, "not a model of %s", manifest_path);
+    else if (fm_cache_dir(cache, cap, err) == 0) {
+        if (!fm_is_cached(cache, found))
+            cb_fail(err, "not in the cache %s/%s; fetch it first: %s", cache, name,
+                    fm_fetch_hint(name, hint, sizeof hint));
+        else {
+            *mod = *found;
+            rc = 0;
+        }
+    }
+    mf_free(&m);
+    return rc;
+}
+
 /* The host of an http(s) URL into out ("" for other schemes). */
 static void url_host(const char *url, char *out, size_t cap)
 {

@@ -55,6 +55,14 @@ int fm_is_cached(const char *cache, const mf_model *mod);
  * in the lock.  Returns 0, or -1 with err naming the model and file. */
 int fm_fetch(const mf_model *mod, const fm_opts *o, cb_err *err);
 
+/* Finds the model called name in the manifest at manifest_path and checks
+ * that every file of it is in the cache: then *mod is a copy of its entry and
+ * cache (cap bytes) the cache folder.  Returns 0, or -1 with err ("not a
+ * model of FILE", or "not in the cache DIR; fetch it first: make fetch
+ * MODELS=NAME"; the caller prefixes the context). */
+int fm_find_cached(const char *manifest_path, const char *name, mf_model *mod, char *cache,
+                   size_t cap, cb_err *err);
+
 /* The command a user runs to fetch the named model ("make fetch MODELS=NAME"),
  * for errors of stages that find it missing. */
 const char *fm_fetch_hint(const char *name, char *buf, size_t cap);

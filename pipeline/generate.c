@@ -89,26 +89,14 @@ static int gen_model_path(const char *model, char *out, size_t cap, cb_err *err)
         cb_strlcpy(out, model, cap);
         return 0;
     }
-    mf_manifest m;
-    char cache[4096], hint[128];
-    if (mf_load("models/manifest.json", &m, err) != 0)
-        return -1;
-    const mf_model *mod = mf_find(&m, model);
-    int rc = -1;
-    if (!mod)
-        cb_fail(err, "%s: neither a readable file nor a model of models/manifest.json", model);
-    else if (strcmp(mod->format, "gguf") != 0)
-        cb_fail(err, "%s: a %s checkpoint; generate reads GGUF files (with their tokenizer)",
-                model, mod->format);
-    else if (fm_cache_dir(cache, sizeof cache, err) == 0) {
-        if (!fm_is_cached(cache, mod))
-            cb_fail(err, "%s: not in the cache; fetch it first: %s", model,
-                    fm_fetch_hint(model, hint, sizeof hint));
-        else
-            rc = fm_file_path(cache, mod, &mod->files[0], out, cap, err);
-    }
-    mf_free(&m);
-    return rc;
+    mf_model mod;
+    char cache[4096];
+    if (fm_find_cached("models/manifest.json", model, &mod, cache, sizeof cache, err) != 0)
+        return cb_wrap(err, "%s: neither a readable file nor a cached model", model);
+    if (strcmp(mod.format, "gguf") != 0)
+        return cb_fail(err, "%s: a %s checkpoint; generate reads GGUF files (with their tokenizer)",
+                       model, mod.format);
+    return fm_file_path(cache, &mod, &mod.files[0], out, cap, err);
 }
 
 /* The prompt's token ids (*ids malloc'd), the chat template applied with --chat. */
