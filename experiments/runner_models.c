@@ -14,8 +14,8 @@
  *
  * Weights: `weights` = synthetic (seeded, the catalogue shape) or a model
  * of models/manifest.json read from the fetch cache: safetensors with
- * ckpt_load, GGUF with gguf_model_load (every tensor dequantised into the
- * wtype storage).  A checkpoint must have the shape of the catalogue entry
+ * ckpt_load, GGUF with gguf_model_load_from (matrices stored as wtype
+ * names: an op_wtype, or "native" for the file's own types).  A checkpoint must have the shape of the catalogue entry
  * named by `model`.  So that one sweep can list both (real and synthetic
  * rows of the same shape side by side), a checkpoint whose catalogue shape
  * is known (mdr_ckpt_shapes) is applicable to that model only; the others'
@@ -28,10 +28,11 @@
  * phase with its own contexts.  Models with attention layers are left out
  * above MDR_ATTN_MAX_CONTEXT.
  *
- * Before anything is timed, the model's fast path is checked against its
- * plain reference (lm_prefill's logits at every position against
- * lm_forward_ref on a short prompt); the verdict is kept per (model, wtype,
- * seed) for the process, so a 130M model is verified once, not per point.
+ * Before anything is timed, the model's fast paths are checked against its
+ * plain reference (lm_prefill's logits at every position, and one lm_decode
+ * step, against lm_forward_ref on a short prompt); the verdict is kept per
+ * (model, weights, wtype, seed) for the process, so a 130M model is verified
+ * once, not per point.
  * A mismatch fails the point.
  *
  * The per-op-class breakdown (lm_set_timing) is on for every repetition and
@@ -66,11 +67,19 @@
  * + 1e-3) at every position: the model tests' tolerance (the 130M models of
  * the catalogue, synthetic weights, seed 1, any wtype, differ by <= 1.8e-6). */
 #define MDR_VERIFY_TOL 1e-5
+/* The same with block-type storage (Q8_0 / Q4_0 / Q4_1): each native GEMV
+ * quantises x to int8 per block of 32 (its own error bound is checked by the
+ * operator tests); through a whole model that moves the logits by up to 2.8%
+ * of max |logit| (measured on 8 tokens: the synthetic 130M models stored as
+ * q4_1, SmolLM2-135M's Q4_1 file; float storage stays under 2.3e-6), so this
+ * catches a broken path, not the rounding. */
+#define MDR_VERIFY_QTOL 0.1
 /* Restores timed apart for restore_s (the median is reported). */
 #define MDR_RESTORE_REPS 9
 
 static const char *const mdr_phases[] = {"prefill", "decode", NULL};
-static const char *const mdr_wtypes[] = {"f32", "bf16", "f16", NULL};
+static const char *const mdr_wtypes[] = {"f32", "bf16", "f16", "q8_0", "q4_0", "q4_1", "native",
+                                         NULL};
 
 /* The catalogue's names, for the `model` parameter. */
 static const char *const *mdr_model_names(void)
@@ -126,7 +135,9 @@ static const exp_param mdr_params[] = {
     [MDR_GEN] = {.name = "gen", .type = EXP_INT, .def = "64", .min = 1, .max = 1 << 16,
                  .help = "decode tokens per repetition (decode only)"},
     [MDR_WTYPE] = {.name = "wtype", .type = EXP_WORD, .def = "f32", .allowed = mdr_wtypes,
-                   .help = "how the weight matrices are stored: f32, bf16 or f16"},
+                   .help = "how the weight matrices are stored: f32, bf16, f16, q8_0, q4_0, "
+                           "q4_1, or native (a GGUF checkpoint's matrices as the file holds "
+                           "them, e.g. Q4_1 layers and a Q8_0 embedding)"},
     [MDR_THREADS] = {.name = "threads", .type = EXP_INT, .def = "1", .min = 1, .max = 4096,
                      .help = "worker threads (first N cores)"},
     [MDR_SEED] = {.name = "seed", .type = EXP_INT, .def = "1", .min = 0, .max = INT64_MAX,
@@ -220,6 +231,11 @@ static int mdr_applicable(const exp_runner *self, const exp_point *pt, char *why
     if (!mdr_is_decode(pt) && context < pt->ival[MDR_PREFILL_MIN_CONTEXT]) {
         snprintf(why, cap, "prefill below prefill_min_context = %lld",
                  (long long)pt->ival[MDR_PREFILL_MIN_CONTEXT]);
+        return 0;
+    }
+    if (!strcmp(pt->sval[MDR_WTYPE], "native") && !strcmp(pt->sval[MDR_WEIGHTS], "synthetic")) {
+        snprintf(why, cap, "wtype = native keeps a GGUF checkpoint's stored types; synthetic "
+                 "weights have none");
         return 0;
     }
     const catalogue_entry *e = catalogue_find(pt->sval[MDR_MODEL]);
@@ -323,6 +339,7 @@ typedef struct mdr_case {
     float *logits;         /* (vocab) */
     lm_snapshot *snap;     /* decode: the state after the context */
     int first_token;       /* decode: the argmax after the context */
+    char impl[40];         /* the storage measured: "q4_1", or "q4_1+emb_q8_0" */
     /* (n_reps, MX_OP_N) seconds per class of every repetition run so far */
     double *rep_sec;
     int n_reps, cap_reps;
@@ -399,67 +416,99 @@ static void mdr_prompt(int *tokens, int n, int vocab, uint64_t seed)
 #define MDR_MAX_VERDICTS 64
 
 typedef struct mdr_verdict {
-    char model[160];
-    int wtype;
+    char model[200]; /* model@weights/wtype */
     int64_t seed;
 } mdr_verdict;
 
 static mdr_verdict mdr_verified[MDR_MAX_VERDICTS];
 static int mdr_n_verified;
 
-static int mdr_already_verified(const char *model, int wtype, int64_t seed)
+static int mdr_already_verified(const char *model, int64_t seed)
 {
     for (int i = 0; i < mdr_n_verified; i++)
-        if (!strcmp(mdr_verified[i].model, model) && mdr_verified[i].wtype == wtype &&
-            mdr_verified[i].seed == seed)
+        if (!strcmp(mdr_verified[i].model, model) && mdr_verified[i].seed == seed)
             return 1;
     return 0;
 }
 
-static void mdr_remember_verified(const char *model, int wtype, int64_t seed)
+static void mdr_remember_verified(const char *model, int64_t seed)
 {
     if (mdr_n_verified == MDR_MAX_VERDICTS)
         return; /* the table is full: later models are verified at every point */
     mdr_verdict *v = &mdr_verified[mdr_n_verified++];
     snprintf(v->model, sizeof v->model, "%s", model);
-    v->wtype = wtype;
     v->seed = seed;
 }
 
-/* Compares lm_prefill's logits at every position of the first tokens of the
- * prompt with lm_forward_ref's.  Returns 0, or -1 with err naming the worst
- * position. */
+/* The verification tolerance (x (max |ref| + 1e-3)) of a model's storage:
+ * MDR_VERIFY_TOL when every matrix holds floats, MDR_VERIFY_QTOL when some
+ * are block types (their GEMVs quantise x to int8 by design). */
+static double mdr_verify_tol(const model_config *cfg)
+{
+    return op_wtype_block(cfg->wtype) > 1 || op_wtype_block(cfg->emb_wtype) > 1
+               ? MDR_VERIFY_QTOL
+               : MDR_VERIFY_TOL;
+}
+
+/* The worst |fast - ref| of n logits, and max |ref|; *at gets its index. */
+static double mdr_worst(const float *fast, const float *ref, size_t n, double *mag, size_t *at)
+{
+    double worst = 0;
+    *mag = 0;
+    *at = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)fast[i] - ref[i]);
+        *mag = fmax(*mag, fabs(ref[i]));
+        if (!(d <= worst)) { /* NaN counts as worst */
+            worst = d;
+            *at = i;
+        }
+    }
+    return worst;
+}
+
+/* Checks n_pos rows of vocab logits of `path` against the reference's. */
+static int mdr_check_logits(const char *path, const float *fast, const float *ref, int n_pos,
+                            int vocab, int first_pos, double tol, cb_err *err)
+{
+    double mag;
+    size_t at;
+    double worst = mdr_worst(fast, ref, (size_t)n_pos * (size_t)vocab, &mag, &at);
+    if (worst <= tol * (mag + 1e-3))
+        return 0;
+    return cb_fail(err, "%s disagrees with the reference: logit %zu of position %zu is %g, "
+                   "reference %g (tolerance %g x max |logit| %g)", path, at % (size_t)vocab,
+                   first_pos + at / (size_t)vocab, fast[at], ref[at], tol, mag);
+}
+
+/* Compares with lm_forward_ref on the first tokens of the prompt: lm_prefill's
+ * logits at every position, then one lm_decode step after a prefill of all
+ * but the last token (the decode path: GEMVs and the KV cache or the
+ * recurrent step).  Returns 0, or -1 with err naming the worst logit. */
 static int mdr_verify(mdr_case *c, cb_err *err)
 {
-    int vocab = lm_config(c->model)->vocab;
+    const model_config *cfg = lm_config(c->model);
+    int vocab = cfg->vocab;
     int n = c->context < MDR_VERIFY_TOKENS ? c->context : MDR_VERIFY_TOKENS;
     size_t count = (size_t)n * (size_t)vocab;
     float *fast = malloc(count * sizeof *fast), *ref = malloc(count * sizeof *ref);
+    double tol = mdr_verify_tol(cfg);
     int rc = -1;
     if (!fast || !ref) {
         cb_fail(err, "out of memory for the verification logits");
         goto done;
     }
     if (lm_prefill(c->model, c->pool, &c->part, c->tokens, n, NULL, fast, err) != 0 ||
-        lm_forward_ref(c->model, c->tokens, n, ref, err) != 0)
+        lm_forward_ref(c->model, c->tokens, n, ref, err) != 0 ||
+        mdr_check_logits("prefill", fast, ref, n, vocab, 0, tol, err) != 0)
         goto done;
-    double mag = 0;
-    for (size_t i = 0; i < count; i++)
-        mag = fmax(mag, fabs(ref[i]));
-    double worst = 0;
-    size_t at = 0;
-    for (size_t i = 0; i < count; i++) {
-        double d = fabs((double)fast[i] - ref[i]);
-        if (!(d <= worst)) { /* NaN counts as worst */
-            worst = d;
-            at = i;
-        }
-    }
-    if (!(worst <= MDR_VERIFY_TOL * (mag + 1e-3))) {
-        cb_fail(err, "fast path disagrees with the reference: logit %zu of position %zu is "
-                     "%g, reference %g (tolerance %g x max |logit| %g)",
-                at % (size_t)vocab, at / (size_t)vocab, fast[at], ref[at], MDR_VERIFY_TOL, mag);
-        goto done;
+    if (n > 1) {
+        lm_reset(c->model);
+        if (lm_prefill(c->model, c->pool, &c->part, c->tokens, n - 1, fast, NULL, err) != 0 ||
+            lm_decode(c->model, c->pool, &c->part, c->tokens[n - 1], fast, err) != 0 ||
+            mdr_check_logits("decode", fast, ref + (size_t)(n - 1) * vocab, 1, vocab, n - 1, tol,
+                             err) != 0)
+            goto done;
     }
     rc = 0;
 done:
@@ -549,12 +598,16 @@ static int mdr_extras(void *ctx, const meas_result *res, exp_extras *x, cb_err *
 /* ---- prepare ------------------------------------------------------------------------------ */
 
 /* Reads the cached checkpoint mod (format safetensors: the folder; gguf:
- * its first file) into *cfg and *w. */
+ * its first file) into *cfg and *w, its matrices stored as wname names
+ * (an op_wtype, or "native": a GGUF file's own types). */
 static int mdr_read_cached(const char *cache, const mf_model *mod, const model_config *shape,
-                           model_config *cfg, lm_weights *w, cb_err *err)
+                           const char *wname, model_config *cfg, lm_weights *w, cb_err *err)
 {
     char path[4400];
     if (!strcmp(mod->format, "safetensors")) {
+        if (!strcmp(wname, "native"))
+            return cb_fail(err, "weights = %s: wtype = native applies to GGUF checkpoints",
+                           mod->name);
         snprintf(path, sizeof path, "%s/%s", cache, mod->name);
         return ckpt_load(path, shape->wtype, shape->max_context, cfg, w, err);
     }
@@ -562,16 +615,21 @@ static int mdr_read_cached(const char *cache, const mf_model *mod, const model_c
         return cb_fail(err, "weights = %s: no file listed in %s", mod->name, MDR_MANIFEST);
     if (fm_file_path(cache, mod, &mod->files[0], path, sizeof path, err) != 0)
         return cb_wrap(err, "weights = %s", mod->name);
-    if (gguf_model_load(path, shape->wtype, shape->max_context, cfg, w, err) != 0)
-        return cb_wrap(err, "weights = %s", mod->name);
-    return 0;
+    gguf_file *f = gguf_open(path, err);
+    op_wtype wt, emb_wt;
+    int rc = f && gguf_model_storage_named(f, wname, &wt, &emb_wt, err) == 0 &&
+                     gguf_model_load_from(f, wt, emb_wt, shape->max_context, cfg, w, err) == 0
+                 ? 0
+                 : -1;
+    gguf_close(f);
+    return rc == 0 ? 0 : cb_wrap(err, "weights = %s", mod->name);
 }
 
 /* Loads the checkpoint `name` of the manifest from the cache into *cfg and
  * *w, checking that it has the catalogue shape `shape`.  A checkpoint not
  * in the cache is an error giving the command that fetches it. */
-static int mdr_load_checkpoint(const char *name, const model_config *shape, model_config *cfg,
-                               lm_weights *w, cb_err *err)
+static int mdr_load_checkpoint(const char *name, const model_config *shape, const char *wname,
+                               model_config *cfg, lm_weights *w, cb_err *err)
 {
     mf_model mod;
     char cache[4096];
@@ -580,7 +638,7 @@ static int mdr_load_checkpoint(const char *name, const model_config *shape, mode
     if (strcmp(mod.format, "safetensors") != 0 && strcmp(mod.format, "gguf") != 0)
         return cb_fail(err, "weights = %s: a %s checkpoint; this runner reads safetensors and gguf",
                        name, mod.format);
-    int rc = mdr_read_cached(cache, &mod, shape, cfg, w, err);
+    int rc = mdr_read_cached(cache, &mod, shape, wname, cfg, w, err);
     if (rc == 0 && (cfg->arch != shape->arch || cfg->d_model != shape->d_model ||
                     cfg->n_layers != shape->n_layers || cfg->vocab != shape->vocab)) {
         lm_weights_free(w);
@@ -597,16 +655,18 @@ static int mdr_load_checkpoint(const char *name, const model_config *shape, mode
  * capacity context + gen, prefill scratch for the context) and the prompt. */
 static int mdr_build(const exp_env *env, const exp_point *pt, mdr_case *c, cb_err *err)
 {
-    int wtype = op_wtype_parse(pt->sval[MDR_WTYPE]);
+    const char *wname = pt->sval[MDR_WTYPE];
+    int wtype = op_wtype_parse(wname); /* -1 for native: the shape is checked as f32 */
     model_config shape, cfg;
     lm_weights w = {0};
     const char *weights = pt->sval[MDR_WEIGHTS];
-    if (catalogue_config(c->model_name, (op_wtype)wtype, c->context + c->gen, &shape, err) != 0)
+    if (catalogue_config(c->model_name, wtype < 0 ? OP_W_F32 : (op_wtype)wtype,
+                         c->context + c->gen, &shape, err) != 0)
         return -1;
     cfg = shape;
     if (strcmp(weights, "synthetic") == 0
             ? lm_weights_synth(&cfg, (uint64_t)pt->ival[MDR_SEED], &w, err) != 0
-            : mdr_load_checkpoint(weights, &shape, &cfg, &w, err) != 0)
+            : mdr_load_checkpoint(weights, &shape, wname, &cfg, &w, err) != 0)
         return -1;
     if (lm_create(&cfg, &w, c->context, &c->model, err) != 0) {
         lm_weights_free(&w);
@@ -639,15 +699,15 @@ static int mdr_prepare(const exp_env *env, const exp_point *pt, exp_case *out, c
     c->context = (int)pt->ival[MDR_CONTEXT];
     c->gen = c->decode ? (int)pt->ival[MDR_GEN] : 0;
     c->pool = env->pool;
-    int wtype = op_wtype_parse(pt->sval[MDR_WTYPE]);
     int64_t seed = pt->ival[MDR_SEED];
     int rc = mdr_build(env, pt, c, err);
-    char key[160]; /* what was verified: the model and its weights */
-    snprintf(key, sizeof key, "%.63s@%.63s", c->model_name, pt->sval[MDR_WEIGHTS]);
-    if (rc == 0 && !mdr_already_verified(key, wtype, seed)) {
+    char key[200]; /* what was verified: the model, its weights and their storage */
+    snprintf(key, sizeof key, "%.63s@%.63s/%.15s", c->model_name, pt->sval[MDR_WEIGHTS],
+             pt->sval[MDR_WTYPE]);
+    if (rc == 0 && !mdr_already_verified(key, seed)) {
         rc = mdr_verify(c, err);
         if (rc == 0)
-            mdr_remember_verified(key, wtype, seed);
+            mdr_remember_verified(key, seed);
     }
     if (rc == 0 && c->decode)
         rc = mdr_hold_context(c, err);
@@ -660,8 +720,11 @@ static int mdr_prepare(const exp_env *env, const exp_point *pt, exp_case *out, c
     mdr_cost cost = c->decode ? mdr_decode_cost(cfg, c->context, c->gen, (double)mem.state)
                               : mdr_prefill_cost(cfg, c->context);
     lm_set_timing(c->model, 1);
+    snprintf(c->impl, sizeof c->impl, "%s%s%s", op_wtype_name(cfg->wtype),
+             cfg->emb_wtype != cfg->wtype ? "+emb_" : "",
+             cfg->emb_wtype != cfg->wtype ? op_wtype_name(cfg->emb_wtype) : "");
     *out = (exp_case){
-        .subject = c->model_name, .impl = pt->sval[MDR_WTYPE], .phase = pt->sval[MDR_PHASE],
+        .subject = c->model_name, .impl = c->impl, .phase = pt->sval[MDR_PHASE],
         .threads = (int)pt->ival[MDR_THREADS],
         .fn = c->decode ? mdr_decode_rep : mdr_prefill_rep, .ctx = c, .cleanup = mdr_free,
         .flops = cost.flops, .bytes = cost.bytes,

@@ -128,7 +128,7 @@ static void fill_tiny(void)
     for (int i = 0; i < N_TINY; i++) {
         model_config c = makers[i]();
         c.max_context = 0;
-        c.wtype = OP_W_F32;
+        model_set_wtype(&c, OP_W_F32);
         entries[N_ENTRIES - N_TINY + i].cfg = c;
     }
 }
@@ -175,7 +175,7 @@ int catalogue_config(const char *name, op_wtype wtype, int max_context, model_co
         return cb_fail(err, "model catalogue: unknown model \"%s\" (known: %s)", name, names);
     }
     model_config c = e->cfg;
-    c.wtype = wtype;
+    model_set_wtype(&c, wtype);
     c.max_context = max_context;
     if (model_config_check(&c, err) != 0)
         return cb_wrap(err, "model catalogue: %s", name);

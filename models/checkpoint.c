@@ -213,27 +213,24 @@ static st_dtype dtype_of(op_wtype t)
 }
 
 /* dst[0..n) as dst_t = src[0..n) as src_t, rounding to nearest even when
- * narrowing.  src may be unaligned (it is read with memcpy); both are
- * little-endian, as safetensors and the model's storage are. */
+ * narrowing (block types: n whole blocks, quantised as ggml's reference
+ * quantisers).  src may be unaligned (each chunk is copied out first); both
+ * are little-endian, as safetensors and the model's storage are. */
 static void convert(void *dst, op_wtype dst_t, const void *src, op_wtype src_t, size_t n)
 {
-    size_t ds = op_wtype_size(dst_t), ss = op_wtype_size(src_t);
     if (src_t == dst_t) {
-        memcpy(dst, src, n * ds);
+        memcpy(dst, src, op_wtype_row_bytes(dst_t, (int64_t)n));
         return;
     }
-    enum { CHUNK = 1024 };
-    float f[CHUNK];
-    uint16_t h[CHUNK];
+    enum { CHUNK = 1024 }; /* whole blocks of every block type */
+    _Alignas(64) float f[CHUNK];
+    _Alignas(64) unsigned char raw[CHUNK * sizeof(float)];
     for (size_t i = 0; i < n; i += CHUNK) {
         size_t k = n - i < CHUNK ? n - i : CHUNK;
-        if (src_t == OP_W_F32) {
-            memcpy(f, (const char *)src + i * ss, k * ss);
-        } else {
-            memcpy(h, (const char *)src + i * ss, k * ss);
-            op_w_to_f32(h, src_t, f, k);
-        }
-        op_f32_to_w(f, dst_t, (char *)dst + i * ds, k);
+        memcpy(raw, (const char *)src + op_wtype_row_bytes(src_t, (int64_t)i),
+               op_wtype_row_bytes(src_t, (int64_t)k));
+        op_w_to_f32(raw, src_t, f, k);
+        op_f32_to_w(f, dst_t, (char *)dst + op_wtype_row_bytes(dst_t, (int64_t)i), k);
     }
 }
 
@@ -375,7 +372,7 @@ int ckpt_config(const char *dir, op_wtype wtype, int max_context, model_config *
     if (!root)
         return cb_fail(err, "%s: bad JSON: %s (line %d)", path, jerr.text, jerr.line);
     memset(cfg, 0, sizeof *cfg);
-    cfg->wtype = wtype;
+    model_set_wtype(cfg, wtype);
     cfg->max_context = max_context;
     cfg->vocab = (int)h.vocab_padded; /* Mamba: the embedding's row count */
     cfg->d_model = (int)h.hidden_size;
@@ -709,6 +706,10 @@ static int check_save_args(const model_config *c, const lm_weights *w, st_dtype 
     if (wtype_of(mdt) < 0)
         return cb_fail(err, "ckpt_save: matrix dtype %s is not F32, F16 or BF16",
                        st_dtype_name(mdt));
+    if (c->emb_wtype != c->wtype)
+        return cb_fail(err, "ckpt_save: the embedding is stored as %s and the layers as %s; "
+                       "saving needs one storage type", op_wtype_name(c->emb_wtype),
+                       op_wtype_name(c->wtype));
     if (n_shards < 1 || n_shards > 99999)
         return cb_fail(err, "ckpt_save: n_shards = %d must be in 1..99999", n_shards);
     return 0;

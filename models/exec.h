@@ -10,7 +10,9 @@
  * breakdowns of different models compare class by class.
  *
  * Weight matrices are stored as the model's op_wtype (operators/lowp.h):
- * the projection jobs and the embedding lookup convert on the fly.
+ * the projection jobs and the embedding lookup convert on the fly (block
+ * types: the GEMV runs natively on the quantised bytes, the GEMM and the
+ * lookup dequantise).
  *
  * Never: allocate, print, exit, start threads.  The jobs hold borrowed
  * pointers only; the kernel scratch they name belongs to the model. */
@@ -87,10 +89,11 @@ int mx_scratch_reserve(void **buf, size_t *bytes, size_t need, const char *who, 
  * vocabulary. */
 void mx_embed(const void *tok_emb, op_wtype wt, const int *tokens, int n, int d, float *x);
 
-/* Bytes of a matrix of rows x cols elements stored as wt. */
+/* Bytes of a matrix of rows x cols elements stored as wt (cols whole
+ * blocks of a block type, as model_config_check ensures). */
 static inline size_t mx_matrix_bytes(size_t rows, size_t cols, op_wtype wt)
 {
-    return rows * cols * op_wtype_size(wt);
+    return rows * op_wtype_row_bytes(wt, (int64_t)cols);
 }
 
 /* The reference forwards' projection: y (n, m) rows = W (m, k) x rows (n, k)

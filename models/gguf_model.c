@@ -5,7 +5,8 @@
  * model_config, refusing what the models cannot run with the key named.
  * Then one table, built by layout_build from that config and the freshly
  * allocated weights, lists every tensor of the architecture: its GGUF name,
- * its expected ggml shape, whether it is a matrix (stored as cfg.wtype) or a
+ * its expected ggml shape, whether it is a matrix (stored as cfg.wtype, or
+ * cfg.emb_wtype for the embedding and LM head) or a
  * vector (fp32), where it lives in the weights, and the transform that undoes
  * what llama.cpp's converter did (Q/K row permutation, A = -exp(A_log)).
  * load_tensor walks that table; a file tensor the table does not name is
@@ -274,11 +275,12 @@ static int config_mamba2(const gm_ctx *x, model_config *c, cb_err *err)
     return 0;
 }
 
-static int config_of(const gm_ctx *x, op_wtype wtype, int max_context, model_config *c,
-                     cb_err *err)
+static int config_of(const gm_ctx *x, op_wtype wtype, op_wtype emb_wtype, int max_context,
+                     model_config *c, cb_err *err)
 {
     memset(c, 0, sizeof *c);
     c->wtype = wtype;
+    c->emb_wtype = emb_wtype;
     c->max_context = max_context;
     if (config_common(x, c, err) < 0)
         return -1;
@@ -290,22 +292,22 @@ static int config_of(const gm_ctx *x, op_wtype wtype, int max_context, model_con
     return rc;
 }
 
-int gguf_model_config_from(const gguf_file *f, op_wtype wtype, int max_context,
-                           model_config *cfg, cb_err *err)
+int gguf_model_config_from(const gguf_file *f, op_wtype wtype, op_wtype emb_wtype,
+                           int max_context, model_config *cfg, cb_err *err)
 {
     gm_ctx x;
     if (read_arch(f, &x, err) < 0)
         return -1;
-    return config_of(&x, wtype, max_context, cfg, err);
+    return config_of(&x, wtype, emb_wtype, max_context, cfg, err);
 }
 
-int gguf_model_config(const char *path, op_wtype wtype, int max_context, model_config *cfg,
-                      cb_err *err)
+int gguf_model_config(const char *path, op_wtype wtype, op_wtype emb_wtype, int max_context,
+                      model_config *cfg, cb_err *err)
 {
     gguf_file *f = gguf_open(path, err);
     if (!f)
         return -1;
-    int rc = gguf_model_config_from(f, wtype, max_context, cfg, err);
+    int rc = gguf_model_config_from(f, wtype, emb_wtype, max_context, cfg, err);
     gguf_close(f);
     return rc;
 }
@@ -321,7 +323,8 @@ typedef enum gm_xform {
 typedef struct gm_tensor {
     char name[64];
     void *data;                 /* the model's storage of it */
-    bool matrix;                /* stored as cfg.wtype (else fp32) */
+    bool matrix;                /* stored as cfg.wtype or cfg.emb_wtype (else fp32) */
+    bool emb;                   /* the embedding or LM head: stored as cfg.emb_wtype */
     bool vector;                /* one dim: any shape with its elements along one dim */
     int64_t ne[GGUF_MAX_DIMS];  /* the expected ggml shape; unused dims 1 */
     gm_xform xf;
@@ -334,10 +337,13 @@ typedef struct gm_layout {
 } gm_layout;
 
 /* Appends a tensor of ggml shape [ne0] when ne1 is 0, else [ne0, ne1]. */
-static gm_tensor *put(gm_layout *lo, void *data, bool matrix, int64_t ne0, int64_t ne1,
+/* How a tensor is stored: fp32 vector, layer matrix, embedding / LM head. */
+enum { VEC = 0, MAT = 1, EMB = 2 };
+
+static gm_tensor *put(gm_layout *lo, void *data, int kind, int64_t ne0, int64_t ne1,
                       const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
-static gm_tensor *put(gm_layout *lo, void *data, bool matrix, int64_t ne0, int64_t ne1,
+static gm_tensor *put(gm_layout *lo, void *data, int kind, int64_t ne0, int64_t ne1,
                       const char *fmt, ...)
 {
     gm_tensor *t = &lo->t[lo->n++];
@@ -346,7 +352,8 @@ static gm_tensor *put(gm_layout *lo, void *data, bool matrix, int64_t ne0, int64
     vsnprintf(t->name, sizeof t->name, fmt, ap);
     va_end(ap);
     t->data = data;
-    t->matrix = matrix;
+    t->matrix = kind != VEC;
+    t->emb = kind == EMB;
     t->vector = ne1 == 0;
     t->ne[0] = ne0;
     t->ne[1] = ne1 ? ne1 : 1;
@@ -360,15 +367,13 @@ static void unpermute(gm_tensor *t, int heads)
     t->heads = heads;
 }
 
-enum { VEC = 0, MAT = 1 };
-
 static void layout_transformer(const model_config *c, tf_weights *w, bool permuted,
                                gm_layout *lo)
 {
     int64_t d = c->d_model, f = c->ffn_dim;
     int64_t q = (int64_t)c->n_heads * c->head_dim, kv = (int64_t)c->n_kv_heads * c->head_dim;
     int hq = permuted ? c->n_heads : 0, hk = permuted ? c->n_kv_heads : 0;
-    put(lo, w->tok_emb, MAT, d, c->vocab, "token_embd.weight");
+    put(lo, w->tok_emb, EMB, d, c->vocab, "token_embd.weight");
     for (int l = 0; l < c->n_layers; l++) {
         tf_layer_weights *L = &w->layers[l];
         put(lo, L->attn_norm, VEC, d, 0, "blk.%d.attn_norm.weight", l);
@@ -388,16 +393,16 @@ static void layout_transformer(const model_config *c, tf_weights *w, bool permut
     }
     put(lo, w->final_norm, VEC, d, 0, "output_norm.weight");
     if (!c->tied_embeddings)
-        put(lo, w->lm_head, MAT, d, c->vocab, "output.weight");
+        put(lo, w->lm_head, EMB, d, c->vocab, "output.weight");
 }
 
 static void put_ends(const model_config *c, void *tok_emb, float *final_norm, void *lm_head,
                      gm_layout *lo)
 {
-    put(lo, tok_emb, MAT, c->d_model, c->vocab, "token_embd.weight");
+    put(lo, tok_emb, EMB, c->d_model, c->vocab, "token_embd.weight");
     put(lo, final_norm, VEC, c->d_model, 0, "output_norm.weight");
     if (!c->tied_embeddings)
-        put(lo, lm_head, MAT, c->d_model, c->vocab, "output.weight");
+        put(lo, lm_head, EMB, c->d_model, c->vocab, "output.weight");
 }
 
 static void layout_mamba1(const model_config *c, m1_weights *w, gm_layout *lo)
@@ -555,14 +560,18 @@ static int undo_neg_exp(const gm_ctx *x, const gm_tensor *t, float *v, int64_t n
     return 0;
 }
 
-/* Dequantises t (checked: present, shape, type) into its storage. */
-static int load_tensor(const gm_ctx *x, const gm_tensor *t, op_wtype wtype, cb_err *err)
+/* Reads t (checked: present, shape, type) into its storage: a matrix whose
+ * file type is its storage type is copied row by row as it is; anything else
+ * is dequantised (and converted to the storage type when it is a matrix). */
+static int load_tensor(const gm_ctx *x, const gm_tensor *t, const model_config *c, cb_err *err)
 {
     const gguf_tensor *g = find_checked(x, t, err);
     if (!g)
         return -1;
+    op_wtype wt = t->emb ? c->emb_wtype : c->wtype;
     int64_t k = g->ne[0], rows = (int64_t)(g->nelems / (uint64_t)k);
-    size_t rb = op_qtype_row_bytes((op_qtype)g->type, k);
+    size_t rb = op_qtype_row_bytes((op_qtype)g->type, k), wrb = op_wtype_row_bytes(wt, k);
+    bool raw = t->matrix && op_wtype_qtype(wt) == (int)g->type;
     const char *src = gguf_tensor_data(x->f, g);
     int64_t n = (int64_t)g->nelems, D = t->heads ? n / (t->vector ? 1 : k) / t->heads : 0;
     /* matrices go row by row through buf; vectors whole (permuted ones via buf) */
@@ -570,17 +579,17 @@ static int load_tensor(const gm_ctx *x, const gm_tensor *t, op_wtype wtype, cb_e
     float *buf = via_buf ? malloc((size_t)(t->matrix ? k : n) * sizeof *buf) : NULL;
     if (via_buf && !buf)
         return cb_fail(err, "%s: tensor %s: out of memory", x->path, t->name);
-    size_t ws = op_wtype_size(wtype);
     int rc = 0;
     for (int64_t r = 0; r < rows && rc == 0; r++) {
+        char *row = t->matrix ? (char *)t->data + (size_t)(D ? unpermuted(r, D) : r) * wrb : NULL;
         float *dst = via_buf ? (t->matrix ? buf : buf + r * k) : (float *)t->data + r * k;
-        if (op_dequant_row((op_qtype)g->type, src + (size_t)r * rb, dst, k) < 0)
+        if (raw)
+            memcpy(row, src + (size_t)r * rb, rb);
+        else if (op_dequant_row((op_qtype)g->type, src + (size_t)r * rb, dst, k) < 0)
             rc = cb_fail(err, "%s: tensor %s: cannot dequantise row %lld", x->path, t->name,
                          (long long)r);
         else if (t->matrix)
-            op_f32_to_w(buf, wtype,
-                        (char *)t->data + (size_t)(D ? unpermuted(r, D) : r) * (size_t)k * ws,
-                        (size_t)k);
+            op_f32_to_w(buf, wt, row, (size_t)k);
     }
     if (rc == 0 && !t->matrix && via_buf)
         for (int64_t i = 0; i < n; i++)
@@ -602,18 +611,18 @@ static int alloc_weights(const model_config *c, lm_weights *w, cb_err *err)
     return m2_weights_alloc(c, &w->m2, err);
 }
 
-int gguf_model_load_from(const gguf_file *f, op_wtype wtype, int max_context, model_config *cfg,
-                         lm_weights *w, cb_err *err)
+int gguf_model_load_from(const gguf_file *f, op_wtype wtype, op_wtype emb_wtype, int max_context,
+                         model_config *cfg, lm_weights *w, cb_err *err)
 {
     gm_ctx x;
     gm_layout lo = {0};
     memset(w, 0, sizeof *w);
-    if (read_arch(f, &x, err) < 0 || config_of(&x, wtype, max_context, cfg, err) < 0 ||
+    if (read_arch(f, &x, err) < 0 || config_of(&x, wtype, emb_wtype, max_context, cfg, err) < 0 ||
         alloc_weights(cfg, w, err) < 0 || layout_build(&x, cfg, w, &lo, err) < 0 ||
         check_no_extra(&x, &lo, err) < 0)
         goto fail;
     for (size_t i = 0; i < lo.n; i++)
-        if (load_tensor(&x, &lo.t[i], cfg->wtype, err) < 0)
+        if (load_tensor(&x, &lo.t[i], cfg, err) < 0)
             goto fail;
     free(lo.t);
     return 0;
@@ -624,15 +633,105 @@ fail:
     return -1;
 }
 
-int gguf_model_load(const char *path, op_wtype wtype, int max_context, model_config *cfg,
-                    lm_weights *w, cb_err *err)
+int gguf_model_load(const char *path, op_wtype wtype, op_wtype emb_wtype, int max_context,
+                    model_config *cfg, lm_weights *w, cb_err *err)
 {
     gguf_file *f = gguf_open(path, err);
     if (!f) {
         memset(w, 0, sizeof *w);
         return -1;
     }
-    int rc = gguf_model_load_from(f, wtype, max_context, cfg, w, err);
+    int rc = gguf_model_load_from(f, wtype, emb_wtype, max_context, cfg, w, err);
     gguf_close(f);
     return rc;
+}
+
+/* ---- storage as the file holds it ----------------------------------------------------- */
+
+/* Weights with every per-layer array but no tensor storage: enough for
+ * layout_build to name the tensors (their data pointers stay NULL). */
+static int shadow_weights(const model_config *c, lm_weights *w, cb_err *err)
+{
+    memset(w, 0, sizeof *w);
+    w->arch = c->arch;
+    size_t n = (size_t)c->n_layers;
+    bool ok;
+    if (c->arch == MODEL_ARCH_TRANSFORMER)
+        ok = (w->tf.layers = calloc(n, sizeof *w->tf.layers)) != NULL;
+    else if (c->arch == MODEL_ARCH_MAMBA1)
+        ok = (w->m1.layers = calloc(n, sizeof *w->m1.layers)) != NULL;
+    else
+        ok = (w->m2.ssm = calloc(n, sizeof *w->m2.ssm)) != NULL;
+    return ok ? 0 : cb_fail(err, "out of memory");
+}
+
+static void shadow_free(lm_weights *w)
+{
+    free(w->tf.layers);
+    free(w->m1.layers);
+    free(w->m2.ssm);
+}
+
+/* The one storage type of every matrix of the layout of one kind (emb: the
+ * embedding and LM head; else the layers' matrices), as the file holds them. */
+static int stored_type(const gm_ctx *x, const gm_layout *lo, bool emb, op_wtype *out,
+                       cb_err *err)
+{
+    const gm_tensor *first = NULL;
+    for (size_t i = 0; i < lo->n; i++) {
+        const gm_tensor *t = &lo->t[i];
+        if (!t->matrix || t->emb != emb)
+            continue;
+        const gguf_tensor *g = find_checked(x, t, err);
+        if (!g)
+            return -1;
+        int wt = op_wtype_from_qtype((int)g->type);
+        if (wt < 0)
+            return cb_fail(err, "%s: tensor %s: type %s cannot be stored as it is (natively: "
+                           "f32, f16, bf16, q8_0, q4_0, q4_1); load with wtype f32 (or q8_0) "
+                           "to convert it", x->path, t->name, gguf_type_name(g->type));
+        if (!first) {
+            first = t;
+            *out = (op_wtype)wt;
+        } else if ((op_wtype)wt != *out) {
+            return cb_fail(err, "%s: tensor %s: type %s, but %s is %s; stored as it is, every "
+                           "%s must share one type (load with a wtype to convert)", x->path,
+                           t->name, gguf_type_name(g->type), first->name, op_wtype_name(*out),
+                           emb ? "embedding matrix" : "layer matrix");
+        }
+    }
+    return 0;
+}
+
+int gguf_model_native_storage(const gguf_file *f, op_wtype *wtype, op_wtype *emb_wtype,
+                              cb_err *err)
+{
+    gm_ctx x;
+    model_config c;
+    lm_weights shadow;
+    gm_layout lo = {0};
+    if (read_arch(f, &x, err) < 0 || config_of(&x, OP_W_F32, OP_W_F32, 1, &c, err) < 0 ||
+        shadow_weights(&c, &shadow, err) < 0)
+        return -1;
+    int rc = layout_build(&x, &c, &shadow, &lo, err) == 0 &&
+                     stored_type(&x, &lo, false, wtype, err) == 0 &&
+                     stored_type(&x, &lo, true, emb_wtype, err) == 0
+                 ? 0
+                 : -1;
+    free(lo.t);
+    shadow_free(&shadow);
+    return rc;
+}
+
+int gguf_model_storage_named(const gguf_file *f, const char *name, op_wtype *wtype,
+                             op_wtype *emb_wtype, cb_err *err)
+{
+    if (name && strcmp(name, "native") == 0)
+        return gguf_model_native_storage(f, wtype, emb_wtype, err);
+    int t = op_wtype_parse(name);
+    if (t < 0)
+        return cb_fail(err, "wtype '%s' is not native, f32, bf16, f16, q8_0, q4_0 or q4_1",
+                       name ? name : "");
+    *wtype = *emb_wtype = (op_wtype)t;
+    return 0;
 }

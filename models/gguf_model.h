@@ -65,12 +65,15 @@
  *   - Mamba's ssm_a holds A = -exp(A_log); the model takes A_log, so
  *     A_log = log(-A) (every A must be negative and finite).
  *
- * Storage: every tensor is dequantised (op_dequant_row, any type of
- * operators/quant.h: F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K..Q8_K)
- * into the model's storage: matrices as cfg.wtype (f32, bf16 or f16),
- * vectors as fp32.  Quantised weights are therefore NOT kept quantised:
- * native quantised storage (decode streaming Q4_1 / Q8_0 bytes through
- * op_gemv_q_part) comes later.
+ * Storage: matrices are stored as cfg.wtype (the layers' projections) and
+ * cfg.emb_wtype (token embedding, LM head), vectors as fp32.  A matrix whose
+ * file type is its storage type is copied as it is (a Q4_1 file loaded with
+ * wtype q4_1 keeps its exact bytes, and decode streams them through the
+ * native int8 x int4 GEMV); any other is dequantised (op_dequant_row, any type
+ * of operators/quant.h: F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0,
+ * Q2_K..Q8_K) and converted to the storage type (block types requantised by
+ * ggml's reference quantisers, which loses precision twice).
+ * gguf_model_native_storage reads the storage types off the file itself.
  *
  * Errors name the file and the key or tensor ("x.gguf: tensor
  * blk.3.attn_q.weight: shape [576, 192], want [576, 576]").
@@ -89,29 +92,42 @@
 #define GGUF_MODEL_CHUNK 256
 
 /* The configuration the GGUF metadata (and tensor shapes) of f describe,
- * with wtype and max_context as given (max_context is used by models with
- * attention layers).  Returns 0 with *cfg filled (passing
+ * with wtype, emb_wtype and max_context as given (max_context is used by
+ * models with attention layers).  Returns 0 with *cfg filled (passing
  * model_config_check), or -1 with err naming the file and the key or tensor
  * (missing, wrong type, absurd value, unknown architecture, something the
  * models cannot run). */
-int gguf_model_config_from(const gguf_file *f, op_wtype wtype, int max_context,
-                           model_config *cfg, cb_err *err);
+int gguf_model_config_from(const gguf_file *f, op_wtype wtype, op_wtype emb_wtype,
+                           int max_context, model_config *cfg, cb_err *err);
 
 /* The same from the file at path (opened, read, closed). */
-int gguf_model_config(const char *path, op_wtype wtype, int max_context, model_config *cfg,
-                      cb_err *err);
+int gguf_model_config(const char *path, op_wtype wtype, op_wtype emb_wtype, int max_context,
+                      model_config *cfg, cb_err *err);
 
 /* gguf_model_config_from, then every tensor of the layout checked (present,
- * shape, a dequantisable type) and dequantised into freshly allocated
- * weights.  f stays the caller's and may be closed afterwards (nothing
+ * shape, a dequantisable type) and read into freshly allocated weights
+ * (copied or converted; see Storage above).  f stays the caller's and may be closed afterwards (nothing
  * points into it).  Returns 0 with *cfg and *w filled (free w with
  * lm_weights_free or hand it to lm_create), or -1 with err naming the file
  * and the key or tensor, *w zeroed. */
-int gguf_model_load_from(const gguf_file *f, op_wtype wtype, int max_context, model_config *cfg,
-                         lm_weights *w, cb_err *err);
+int gguf_model_load_from(const gguf_file *f, op_wtype wtype, op_wtype emb_wtype, int max_context,
+                         model_config *cfg, lm_weights *w, cb_err *err);
 
 /* The same from the file at path (opened, read, closed). */
-int gguf_model_load(const char *path, op_wtype wtype, int max_context, model_config *cfg,
-                    lm_weights *w, cb_err *err);
+int gguf_model_load(const char *path, op_wtype wtype, op_wtype emb_wtype, int max_context,
+                    model_config *cfg, lm_weights *w, cb_err *err);
+
+/* The storage that keeps f's matrices exactly as the file holds them:
+ * *wtype the one type of every layer matrix, *emb_wtype the one type of the
+ * embedding and LM head (SmolLM2's Q4_1 file: q4_1 and q8_0).  Returns 0, or
+ * -1 with err naming the first tensor whose type no op_wtype holds (a
+ * K-quant, say) or that differs from the others of its kind. */
+int gguf_model_native_storage(const gguf_file *f, op_wtype *wtype, op_wtype *emb_wtype,
+                              cb_err *err);
+
+/* The storage a user named: "native" (gguf_model_native_storage) or an
+ * op_wtype name for every matrix.  Returns 0, or -1 with err. */
+int gguf_model_storage_named(const gguf_file *f, const char *name, op_wtype *wtype,
+                             op_wtype *emb_wtype, cb_err *err);
 
 #endif

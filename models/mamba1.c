@@ -96,7 +96,8 @@ static size_t layer_carve(const model_config *c, char **at, m1_layer_weights *L)
 size_t m1_weight_bytes(const model_config *c)
 {
     m1_layer_weights scratch;
-    size_t emb = mx_round64(mx_matrix_bytes((size_t)c->vocab, (size_t)c->d_model, c->wtype));
+    size_t emb =
+        mx_round64(mx_matrix_bytes((size_t)c->vocab, (size_t)c->d_model, c->emb_wtype));
     size_t n = emb + (size_t)c->n_layers * layer_carve(c, NULL, &scratch) +
                mx_round64((size_t)c->d_model * sizeof(float));
     if (!c->tied_embeddings)
@@ -126,7 +127,7 @@ int m1_weights_alloc(const model_config *c, m1_weights *w, cb_err *err)
         free(block);
         return cb_fail(err, "mamba1 weights: out of memory");
     }
-    size_t emb = mx_matrix_bytes((size_t)c->vocab, (size_t)c->d_model, c->wtype);
+    size_t emb = mx_matrix_bytes((size_t)c->vocab, (size_t)c->d_model, c->emb_wtype);
     char *at = block;
     w->tok_emb = mx_take(&at, emb);
     for (int l = 0; l < c->n_layers; l++)
@@ -398,7 +399,7 @@ static int prefill(m1_model *m, pool *p, const pool_part *part, const int *token
 
     /* Embedding lookup: x[i] = tok_emb[tokens[i]]. */
     int64_t t0 = mx_start(bd_of(m));
-    mx_embed(w->tok_emb, c->wtype, tokens, n, d, s->x);
+    mx_embed(w->tok_emb, c->emb_wtype, tokens, n, d, s->x);
     mx_account(bd_of(m), MX_OP_OTHER, t0);
 
     for (int l = 0; l < c->n_layers; l++) {
@@ -481,7 +482,8 @@ static int prefill(m1_model *m, pool *p, const pool_part *part, const int *token
         float *dst = logits_all ? logits_all + (size_t)i * c->vocab : logits;
         if (!dst)
             continue;
-        mx_proj_job lj = MX_PROJ1(w->lm_head, s->xb + (size_t)i * d, dst, c->vocab, d, 0, NULL, c->wtype);
+        mx_proj_job lj =
+            MX_PROJ1(w->lm_head, s->xb + (size_t)i * d, dst, c->vocab, d, 0, NULL, c->emb_wtype);
         if (step(m, p, part, MX_OP_GEMM, mx_proj_worker, &lj, err))
             return -1;
     }
@@ -522,7 +524,7 @@ int m1_decode(m1_model *m, pool *p, const pool_part *part, int token, float *log
 
     /* Embedding lookup: x = tok_emb[token]. */
     int64_t t0 = mx_start(bd_of(m));
-    mx_embed(w->tok_emb, c->wtype, &token, 1, d, s->x);
+    mx_embed(w->tok_emb, c->emb_wtype, &token, 1, d, s->x);
     mx_account(bd_of(m), MX_OP_OTHER, t0);
 
     for (int l = 0; l < c->n_layers; l++) {
@@ -571,7 +573,7 @@ int m1_decode(m1_model *m, pool *p, const pool_part *part, int token, float *log
     /* Final RMSNorm (inline), then the LM head: logits = lm_head xb. */
     mx_norm_job nj = {s->x, w->final_norm, s->xb, 1, d, c->rms_eps};
     step(m, p, NULL, MX_OP_NORM, mx_norm_worker, &nj, err);
-    mx_proj_job lj = MX_PROJ1(w->lm_head, s->xb, logits, c->vocab, d, 0, NULL, c->wtype);
+    mx_proj_job lj = MX_PROJ1(w->lm_head, s->xb, logits, c->vocab, d, 0, NULL, c->emb_wtype);
     if (step(m, p, part, MX_OP_GEMM, mx_proj_worker, &lj, err))
         return -1;
     m->n_pos = pos0 + 1;
@@ -612,7 +614,7 @@ int m1_forward_ref(const m1_model *m, const int *tokens, int n, float *logits_al
         goto out;
     }
     /* Embedding lookup. */
-    mx_embed(w->tok_emb, c->wtype, tokens, n, d, x);
+    mx_embed(w->tok_emb, c->emb_wtype, tokens, n, d, x);
     if (layer_rms)
         layer_rms[0] = mx_rms(x, L_ * d);
     for (int l = 0; l < c->n_layers; l++) {
@@ -647,7 +649,7 @@ int m1_forward_ref(const m1_model *m, const int *tokens, int n, float *logits_al
     }
     /* Final RMSNorm and LM head at every position. */
     op_rmsnorm_ref(x, w->final_norm, xb, n, d, c->rms_eps);
-    ref_linear(w->lm_head, c->wtype, xb, (size_t)d, logits_all, n, c->vocab, d);
+    ref_linear(w->lm_head, c->emb_wtype, xb, (size_t)d, logits_all, n, c->vocab, d);
     rc = 0;
 out:
     free(x), free(xb), free(xz), free(xi), free(z), free(xc), free(dbc), free(dl);

@@ -116,7 +116,8 @@ static size_t layer_carve(const model_config *c, char **at, m2_layer_weights *L)
 size_t m2_weight_bytes(const model_config *c)
 {
     m2_layer_weights unused;
-    size_t emb = mx_round64(mx_matrix_bytes((size_t)c->vocab, (size_t)c->d_model, c->wtype));
+    size_t emb =
+        mx_round64(mx_matrix_bytes((size_t)c->vocab, (size_t)c->d_model, c->emb_wtype));
     size_t n = emb + mx_round64((size_t)c->d_model * sizeof(float));
     if (!c->tied_embeddings)
         n += emb;
@@ -149,7 +150,7 @@ int m2_weights_alloc(const model_config *c, m2_weights *w, cb_err *err)
         free(block), free(ssm), free(attn);
         return cb_fail(err, "mamba2 weights: out of memory");
     }
-    size_t emb = mx_matrix_bytes((size_t)c->vocab, (size_t)c->d_model, c->wtype);
+    size_t emb = mx_matrix_bytes((size_t)c->vocab, (size_t)c->d_model, c->emb_wtype);
     char *at = block;
     w->tok_emb = mx_take(&at, emb);
     for (int l = 0; l < c->n_layers; l++) {
@@ -620,7 +621,7 @@ static int lm_head(m2_model *m, pool *p, const pool_part *part, int n, float *lo
         if (!dst)
             continue;
         mx_proj_job lj = MX_PROJ1(m->w.lm_head, s->xb + (size_t)i * d, dst, c->vocab, d, 0, NULL,
-                               c->wtype);
+                                  c->emb_wtype);
         if (step(m, p, part, MX_OP_GEMM, mx_proj_worker, &lj, err))
             return -1;
     }
@@ -665,7 +666,7 @@ static int prefill(m2_model *m, pool *p, const pool_part *part, const int *token
 
     /* Embedding lookup: x[i] = tok_emb[tokens[i]]. */
     int64_t t0 = mx_start(bd_of(m));
-    mx_embed(m->w.tok_emb, c->wtype, tokens, n, c->d_model, m->s->x);
+    mx_embed(m->w.tok_emb, c->emb_wtype, tokens, n, c->d_model, m->s->x);
     mx_account(bd_of(m), MX_OP_OTHER, t0);
     /* The layers, the final norm and the LM head. */
     sub_timing_begin(m);
@@ -759,7 +760,8 @@ static int decode_layers(m2_model *m, pool *p, const pool_part *part, int pos, f
     /* Final RMSNorm (inline), then the LM head: logits = lm_head xb. */
     mx_norm_job nj = {s->x, m->w.final_norm, s->xb, 1, c->d_model, c->rms_eps};
     step(m, p, NULL, MX_OP_NORM, mx_norm_worker, &nj, err);
-    mx_proj_job lj = MX_PROJ1(m->w.lm_head, s->xb, logits, c->vocab, c->d_model, 0, NULL, c->wtype);
+    mx_proj_job lj =
+        MX_PROJ1(m->w.lm_head, s->xb, logits, c->vocab, c->d_model, 0, NULL, c->emb_wtype);
     return step(m, p, part, MX_OP_GEMM, mx_proj_worker, &lj, err);
 }
 
@@ -780,7 +782,7 @@ int m2_decode(m2_model *m, pool *p, const pool_part *part, int token, float *log
 
     /* Embedding lookup: x = tok_emb[token]. */
     int64_t t0 = mx_start(bd_of(m));
-    mx_embed(m->w.tok_emb, c->wtype, &token, 1, c->d_model, m->s->x);
+    mx_embed(m->w.tok_emb, c->emb_wtype, &token, 1, c->d_model, m->s->x);
     mx_account(bd_of(m), MX_OP_OTHER, t0);
     /* The layers, the final norm and the LM head. */
     sub_timing_begin(m);
@@ -872,7 +874,7 @@ int m2_forward_ref(const m2_model *m, const int *tokens, int n, float *logits_al
         goto out;
     }
     /* Embedding lookup. */
-    mx_embed(m->w.tok_emb, c->wtype, tokens, n, k.d, x);
+    mx_embed(m->w.tok_emb, c->emb_wtype, tokens, n, k.d, x);
     if (layer_rms)
         layer_rms[0] = mx_rms(x, N_ * k.d);
     /* The layers: Mamba-2 blocks, or the Transformer's reference block. */
@@ -886,7 +888,7 @@ int m2_forward_ref(const m2_model *m, const int *tokens, int n, float *logits_al
     }
     /* Final RMSNorm and LM head at every position. */
     op_rmsnorm_ref(x, m->w.final_norm, b.xb, n, k.d, c->rms_eps);
-    mx_ref_linear(m->w.lm_head, c->wtype, NULL, b.xb, logits_all, n, c->vocab, k.d);
+    mx_ref_linear(m->w.lm_head, c->emb_wtype, NULL, b.xb, logits_all, n, c->vocab, k.d);
     rc = 0;
 out:
     free(x);

@@ -72,6 +72,12 @@ model_config model_config_hybrid_tiny(void)
     return c;
 }
 
+void model_set_wtype(model_config *c, op_wtype t)
+{
+    c->wtype = t;
+    c->emb_wtype = t;
+}
+
 const char *model_arch_name(model_arch a)
 {
     static const char *const names[] = {"transformer", "mamba1", "mamba2", "hybrid"};
@@ -89,6 +95,18 @@ static int positive(cb_err *err, const char *field, int v)
     return 0;
 }
 
+/* Whether matrices of inner dimension k (the field `what`) can be stored as
+ * t: any k for the element types; for block types whole blocks, and no more
+ * than the native GEMV's stack holds.  `field` names the storage field. */
+static int storable(cb_err *err, const char *field, op_wtype t, const char *what, int k)
+{
+    int block = op_wtype_block(t);
+    if (k % block != 0 || (block > 1 && k > OP_W_QMAX_K))
+        return cb_fail(err, "model config: %s = %s needs %s = %d to be a multiple of %d of at "
+                       "most %d", field, op_wtype_name(t), what, k, block, OP_W_QMAX_K);
+    return 0;
+}
+
 /* The fields every architecture reads. */
 static int check_shared(const model_config *c, cb_err *err)
 {
@@ -103,9 +121,12 @@ static int check_shared(const model_config *c, cb_err *err)
     if ((int64_t)c->vocab * c->d_model > MAX_ELEMS)
         return cb_fail(err, "model config: vocab x d_model = %d x %d is too large", c->vocab,
                        c->d_model);
-    if (op_wtype_size(c->wtype) == 0)
-        return cb_fail(err, "model config: wtype = %d is not f32, bf16 or f16", (int)c->wtype);
-    return 0;
+    if (op_wtype_block(c->wtype) == 0)
+        return cb_fail(err, "model config: wtype = %d is not a weight storage type", (int)c->wtype);
+    if (op_wtype_block(c->emb_wtype) == 0)
+        return cb_fail(err, "model config: emb_wtype = %d is not a weight storage type",
+                       (int)c->emb_wtype);
+    return storable(err, "emb_wtype", c->emb_wtype, "d_model", c->d_model);
 }
 
 /* The fields of the selective-scan mixers: Mamba-1 (mamba2 == 0) or Mamba-2. */
@@ -134,7 +155,10 @@ static int check_ssm(const model_config *c, int mamba2, cb_err *err)
         if (rows * c->d_model > MAX_ELEMS)
             return cb_fail(err, "model config: in_proj (%lld x %d) is too large",
                            (long long)rows, c->d_model);
-        return 0;
+        return storable(err, "wtype", c->wtype, "d_model", c->d_model) ||
+                       storable(err, "wtype", c->wtype, "d_inner", (int)di)
+                   ? -1
+                   : 0;
     }
     if (positive(err, "dt_rank", c->dt_rank))
         return -1;
@@ -147,7 +171,11 @@ static int check_ssm(const model_config *c, int mamba2, cb_err *err)
     if (((int64_t)c->dt_rank + 2 * (int64_t)c->d_state) * di > MAX_ELEMS ||
         di * c->d_state > MAX_ELEMS)
         return cb_fail(err, "model config: x_proj (dt_rank + 2 d_state) x d_inner is too large");
-    return 0;
+    return storable(err, "wtype", c->wtype, "d_model", c->d_model) ||
+                   storable(err, "wtype", c->wtype, "d_inner", (int)di) ||
+                   storable(err, "wtype", c->wtype, "dt_rank", c->dt_rank)
+               ? -1
+               : 0;
 }
 
 /* The fields of the Transformer block (attention + SwiGLU MLP). */
@@ -197,7 +225,11 @@ static int check_attention(const model_config *c, cb_err *err)
     if ((int64_t)c->max_context * c->n_kv_heads * c->head_dim > MAX_ELEMS)
         return cb_fail(err, "model config: max_context = %d is too large for one layer's cache",
                        c->max_context);
-    return 0;
+    return storable(err, "wtype", c->wtype, "d_model", c->d_model) ||
+                   storable(err, "wtype", c->wtype, "n_heads x head_dim", (int)qd) ||
+                   storable(err, "wtype", c->wtype, "ffn_dim", c->ffn_dim)
+               ? -1
+               : 0;
 }
 
 /* A hybrid's pattern: n_layers characters, each 'M' or 'A'. */

@@ -64,11 +64,18 @@ typedef struct model_config {
      * Transformer block (attention + SwiGLU MLP, the fields above) when 'A';
      * strlen(pattern) == n_layers. */
     char pattern[MODEL_MAX_LAYERS + 1];
-    /* Every architecture: how the weight matrices (embedding, projections,
-     * LM head) are stored for inference; norms, biases, conv and SSM
-     * parameters stay fp32. */
+    /* Every architecture: how the weight matrices are stored for inference:
+     * wtype for the layers' projections, emb_wtype for the token embedding
+     * and the LM head (GGUF files keep these at a higher precision, e.g.
+     * Q8_0 beside Q4_1 layers); norms, biases, conv and SSM parameters stay
+     * fp32.  Block types (Q8_0, Q4_0, Q4_1) need every inner dimension a
+     * multiple of 32.  model_set_wtype sets both. */
     op_wtype wtype;
+    op_wtype emb_wtype;
 } model_config;
+
+/* c->wtype = c->emb_wtype = t: one storage type for every matrix. */
+void model_set_wtype(model_config *c, op_wtype t);
 
 /* A small Llama-shaped config (vocab 97, d 64, 2 layers, 4 heads / 2 KV heads
  * of 16, ffn 160, theta 1e4, eps 1e-5, max_context 64) to start tests and
@@ -99,8 +106,10 @@ model_config model_config_hybrid_tiny(void);
  * fields are ignored).  Mamba-2: as Mamba-1 without dt_rank, plus
  * ssm_head_dim dividing d_inner, d_state within the SSD kernels' limit and
  * chunk >= 1.  Hybrid: Mamba-2's checks, the Transformer's, and a pattern of
- * n_layers characters each 'M' or 'A'.  Every architecture: wtype one of
- * op_wtype.  Returns 0, or -1 with err
+ * n_layers characters each 'M' or 'A'.  Every architecture: wtype and
+ * emb_wtype each one of op_wtype; a block type only where the inner
+ * dimension of every matrix it stores (d_model; and H D, ffn_dim; d_inner,
+ * dt_rank) is a multiple of 32 and at most OP_W_QMAX_K.  Returns 0, or -1 with err
  * naming the first bad field ("model config: n_kv_heads = 3 does not divide
  * n_heads = 4"). */
 int model_config_check(const model_config *c, cb_err *err);

@@ -51,12 +51,11 @@ void synth_fill_matrix(void *x, op_wtype wt, size_t n, float bound, uint64_t see
         return;
     }
     uint64_t r = stream_start(seed, stream);
-    float chunk[1024];
-    size_t es = op_wtype_size(wt);
+    float chunk[1024]; /* whole blocks of every block type */
     for (size_t i = 0; i < n; i += 1024) {
         size_t k = n - i < 1024 ? n - i : 1024;
         stream_fill(&r, chunk, k, bound);
-        op_f32_to_w(chunk, wt, (char *)x + i * es, k);
+        op_f32_to_w(chunk, wt, (char *)x + op_wtype_row_bytes(wt, (int64_t)i), k);
     }
 }
 
@@ -77,10 +76,10 @@ void synth_embeddings(const model_config *c, uint64_t seed, void *tok_emb, float
                       void *lm_head)
 {
     size_t vd = (size_t)c->vocab * c->d_model;
-    synth_fill_matrix(tok_emb, c->wtype, vd, EMB_BOUND, seed, sid(-1, T_EMB));
+    synth_fill_matrix(tok_emb, c->emb_wtype, vd, EMB_BOUND, seed, sid(-1, T_EMB));
     synth_fill_ones(final_norm, (size_t)c->d_model);
     if (!c->tied_embeddings)
-        synth_fill_matrix(lm_head, c->wtype, vd, EMB_BOUND, seed, sid(-1, T_LMHEAD));
+        synth_fill_matrix(lm_head, c->emb_wtype, vd, EMB_BOUND, seed, sid(-1, T_LMHEAD));
 }
 
 void synth_tf_layer(const model_config *c, uint64_t seed, int l, tf_layer_weights *L)

@@ -68,7 +68,8 @@ size_t tf_layer_bytes(const model_config *c)
 
 size_t tf_weight_bytes(const model_config *c)
 {
-    size_t emb = mx_round64(mx_matrix_bytes((size_t)c->vocab, (size_t)c->d_model, c->wtype));
+    size_t emb =
+        mx_round64(mx_matrix_bytes((size_t)c->vocab, (size_t)c->d_model, c->emb_wtype));
     size_t n = emb + (size_t)c->n_layers * tf_layer_bytes(c) +
                mx_round64((size_t)c->d_model * sizeof(float));
     if (!c->tied_embeddings)
@@ -112,7 +113,7 @@ int tf_weights_alloc(const model_config *c, tf_weights *w, cb_err *err)
         free(block);
         return cb_fail(err, "transformer weights: out of memory");
     }
-    size_t emb = mx_matrix_bytes((size_t)c->vocab, (size_t)c->d_model, c->wtype);
+    size_t emb = mx_matrix_bytes((size_t)c->vocab, (size_t)c->d_model, c->emb_wtype);
     char *at = block;
     w->tok_emb = mx_take(&at, emb);
     for (int l = 0; l < c->n_layers; l++)
@@ -506,7 +507,7 @@ static int lm_head(tf_model *m, pool *p, const pool_part *part, const float *x, 
         if (!dst)
             continue;
         mx_proj_job lj = {{{m->w.lm_head, NULL, s->xb + (size_t)i * d, dst, c->vocab, d}},
-                          1, 0, NULL, 0, c->wtype};
+                          1, 0, NULL, 0, c->emb_wtype};
         if (step(m, p, part, MX_OP_GEMM, mx_proj_worker, &lj, err))
             return -1;
     }
@@ -528,7 +529,7 @@ int tf_prefill(tf_model *m, pool *p, const pool_part *part, const int *tokens, i
             return -1;
     /* Embedding lookup: x[i] = tok_emb[tokens[i]]. */
     int64_t t0 = mx_start(bd_of(m));
-    mx_embed(m->w.tok_emb, c->wtype, tokens, n, c->d_model, s->x);
+    mx_embed(m->w.tok_emb, c->emb_wtype, tokens, n, c->d_model, s->x);
     mx_account(bd_of(m), MX_OP_OTHER, t0);
     for (int l = 0; l < c->n_layers; l++)
         if (tf_layer_prefill(m, p, part, l, s->x, n, err) != 0)
@@ -642,7 +643,7 @@ int tf_decode(tf_model *m, pool *p, const pool_part *part, int token, int pos, f
         return -1;
     /* Embedding lookup: x = tok_emb[token]. */
     int64_t t0 = mx_start(bd_of(m));
-    mx_embed(m->w.tok_emb, c->wtype, &token, 1, c->d_model, s->x);
+    mx_embed(m->w.tok_emb, c->emb_wtype, &token, 1, c->d_model, s->x);
     mx_account(bd_of(m), MX_OP_OTHER, t0);
     for (int l = 0; l < c->n_layers; l++)
         if (tf_layer_decode(m, p, part, l, s->x, pos, err) != 0)
@@ -738,7 +739,7 @@ int tf_forward_ref(const tf_model *m, const int *tokens, int n, float *logits_al
         cb_fail(err, "transformer reference: out of memory");
         goto out;
     }
-    mx_embed(w->tok_emb, c->wtype, tokens, n, d, x);
+    mx_embed(w->tok_emb, c->emb_wtype, tokens, n, d, x);
     if (layer_rms)
         layer_rms[0] = mx_rms(x, N * d);
     for (int l = 0; l < c->n_layers; l++) {
@@ -749,7 +750,7 @@ int tf_forward_ref(const tf_model *m, const int *tokens, int n, float *logits_al
     }
     /* Final RMSNorm and LM head at every position. */
     op_rmsnorm_ref(x, w->final_norm, xb, n, d, c->rms_eps);
-    mx_ref_linear(w->lm_head, c->wtype, NULL, xb, logits_all, n, c->vocab, d);
+    mx_ref_linear(w->lm_head, c->emb_wtype, NULL, xb, logits_all, n, c->vocab, d);
     rc = 0;
 out:
     free(x), free(xb);

@@ -407,18 +407,21 @@ static void pack_b(const float *B, size_t ldb, int kc, int nc, float *restrict o
     }
 }
 
-/* Packs A[0..mc, 0..kc) (row stride lda elements, stored as t) into
+/* Packs A[0..mc, 0..kc) (row stride row_bytes, stored as t) into
  * ceil(mc/MR) panels of (kc, MR), zero-padding the last panel's missing rows.
- * A 16-bit row segment is first widened into a small buffer (op_w_to_f32,
- * vectorised), then scattered like an fp32 row; fp32 rows are read in place. */
-static void pack_a(const void *A, op_wtype t, size_t lda, int mc, int kc, float *restrict out)
+ * A 16-bit or block-type row segment is first converted into a small buffer
+ * (op_w_to_f32: vectorised widening, exact dequantisation of whole blocks,
+ * since KC and every pc are multiples of 32), then scattered like an fp32 row;
+ * fp32 rows are read in place. */
+_Static_assert(KC % 32 == 0, "KC must hold whole quantisation blocks");
+static void pack_a(const void *A, op_wtype t, size_t row_bytes, int mc, int kc,
+                   float *restrict out)
 {
-    size_t es = t == OP_W_F32 ? sizeof(float) : op_wtype_size(t);
     _Alignas(64) float row[KC];
     for (int i0 = 0; i0 < mc; i0 += MR, out += (size_t)kc * MR) {
         int h = imin(MR, mc - i0);
         for (int r = 0; r < h; r++) {
-            const void *at = (const char *)A + (size_t)(i0 + r) * lda * es;
+            const void *at = (const char *)A + (size_t)(i0 + r) * row_bytes;
             const float *src = at;
             if (t != OP_W_F32) {
                 op_w_to_f32(at, t, row, (size_t)kc);
@@ -470,7 +473,7 @@ size_t op_gemm_scratch_bytes(int m, int n, int k, int n_workers)
 static void gemm_rows(const void *A, op_wtype t, const float *B, float *C, int n, int k, int lo,
                       int hi, float *bp, float *ap)
 {
-    size_t es = t == OP_W_F32 ? sizeof(float) : op_wtype_size(t);
+    size_t rb = op_wtype_row_bytes(t, k);
     for (int jc = 0; jc < n; jc += NC) {
         int nc = imin(NC, n - jc);
         for (int pc = 0; pc < k; pc += KC) {
@@ -478,7 +481,8 @@ static void gemm_rows(const void *A, op_wtype t, const float *B, float *C, int n
             pack_b(B + (size_t)pc * n + jc, (size_t)n, kc, nc, bp);
             for (int ic = lo; ic < hi; ic += MC) {
                 int mc = imin(MC, hi - ic);
-                pack_a((const char *)A + ((size_t)ic * k + pc) * es, t, (size_t)k, mc, kc, ap);
+                pack_a((const char *)A + (size_t)ic * rb + op_wtype_row_bytes(t, pc), t, rb, mc,
+                       kc, ap);
                 for (int jr = 0; jr < nc; jr += NR)
                     for (int ir = 0; ir < mc; ir += MR)
                         gemm_tile_edge(kc, ap + (size_t)ir * kc, bp + (size_t)jr * kc,
@@ -525,7 +529,7 @@ void op_gemm_part(const float *A, const float *B, float *C, int m, int n, int k,
 void op_gemm_w_part(const void *A, op_wtype t, const float *B, float *C, int m, int n, int k,
                     void *scratch, int worker, int n_workers)
 {
-    if (t != OP_W_BF16 && t != OP_W_F16)
+    if (op_wtype_block(t) == 0)
         t = OP_W_F32;
     gemm_part_typed(A, t, B, C, m, n, k, scratch, worker, n_workers);
 }

@@ -13,6 +13,7 @@
  * vector paths are checked against them. */
 #include "operators/lowp.h"
 #include "operators/gemm.h"
+#include "operators/quant.h"
 #include "operators/vmath.h"
 
 #include <string.h>
@@ -35,16 +36,18 @@ const char *op_wtype_name(op_wtype t)
     case OP_W_F32: return "f32";
     case OP_W_BF16: return "bf16";
     case OP_W_F16: return "f16";
+    case OP_W_Q8_0: return "q8_0";
+    case OP_W_Q4_0: return "q4_0";
+    case OP_W_Q4_1: return "q4_1";
     }
     return "?";
 }
 
 int op_wtype_parse(const char *s)
 {
-    static const op_wtype all[] = {OP_W_F32, OP_W_BF16, OP_W_F16};
-    for (size_t i = 0; s && i < sizeof all / sizeof all[0]; i++)
-        if (strcmp(s, op_wtype_name(all[i])) == 0)
-            return (int)all[i];
+    for (int t = 0; s && t < OP_W_N; t++)
+        if (strcmp(s, op_wtype_name((op_wtype)t)) == 0)
+            return t;
     return -1;
 }
 
@@ -54,13 +57,52 @@ size_t op_wtype_size(op_wtype t)
     case OP_W_F32: return 4;
     case OP_W_BF16:
     case OP_W_F16: return 2;
+    case OP_W_Q8_0:
+    case OP_W_Q4_0:
+    case OP_W_Q4_1: return 0;
     }
     return 0;
 }
 
+int op_wtype_qtype(op_wtype t)
+{
+    switch (t) {
+    case OP_W_F32: return OP_Q_F32;
+    case OP_W_BF16: return OP_Q_BF16;
+    case OP_W_F16: return OP_Q_F16;
+    case OP_W_Q8_0: return OP_Q_Q8_0;
+    case OP_W_Q4_0: return OP_Q_Q4_0;
+    case OP_W_Q4_1: return OP_Q_Q4_1;
+    }
+    return -1;
+}
+
+int op_wtype_from_qtype(int qtype)
+{
+    for (int t = 0; t < OP_W_N; t++)
+        if (op_wtype_qtype((op_wtype)t) == qtype)
+            return t;
+    return -1;
+}
+
+/* Whether t is one of the block types (quant.h's native GEMV types). */
+static int is_block(op_wtype t) { return t == OP_W_Q8_0 || t == OP_W_Q4_0 || t == OP_W_Q4_1; }
+
+int op_wtype_block(op_wtype t)
+{
+    int q = op_wtype_qtype(t);
+    return q < 0 ? 0 : op_qtype_block_elems((op_qtype)q);
+}
+
+size_t op_wtype_row_bytes(op_wtype t, int64_t k)
+{
+    int q = op_wtype_qtype(t);
+    return q < 0 ? 0 : op_qtype_row_bytes((op_qtype)q, k);
+}
+
 double op_gemv_w_bytes(int m, int k, op_wtype t)
 {
-    return (double)op_wtype_size(t) * m * (double)k + 4.0 * ((double)k + m);
+    return (double)op_wtype_row_bytes(t, k) * m + 4.0 * ((double)k + m);
 }
 
 /* ---- scalar conversions -------------------------------------------------------------- */
@@ -217,6 +259,8 @@ void op_w_to_f32(const void *src, op_wtype t, float *dst, size_t n)
         bf16_to_f32_n(src, dst, n);
     else if (t == OP_W_F16)
         f16_to_f32_n(src, dst, n);
+    else if (is_block(t))
+        op_dequant_row((op_qtype)op_wtype_qtype(t), src, dst, (int64_t)n);
     else
         memmove(dst, src, n * sizeof(float));
 }
@@ -229,32 +273,38 @@ void op_f32_to_w(const float *src, op_wtype t, void *dst, size_t n)
         f32_to_bf16_n(src, dst, n);
     else if (t == OP_W_F16)
         f32_to_f16_n(src, dst, n);
+    else if (is_block(t))
+        op_quant_row_ref((op_qtype)op_wtype_qtype(t), src, dst, (int64_t)n);
     else
         memmove(dst, src, n * sizeof(float));
 }
 
 /* ---- GEMV: reference ------------------------------------------------------------------- */
 
-/* Element j of a row of type t, converted exactly. */
-static float w_at(const void *row, op_wtype t, size_t j)
+/* y[lo..hi) = W[lo..hi) x with each row converted exactly, 32 elements at a
+ * time (one block of the block types), and double accumulation: the
+ * reference, and the fallback of a block-type GEMV too long for its stack. */
+static void gemv_exact_rows(const void *W, op_wtype t, const float *x, float *y, int k, int lo,
+                            int hi)
 {
-    if (t == OP_W_BF16)
-        return op_bf16_to_f32(((const uint16_t *)row)[j]);
-    if (t == OP_W_F16)
-        return op_f16_to_f32(((const uint16_t *)row)[j]);
-    return ((const float *)row)[j];
+    size_t rb = op_wtype_row_bytes(t, k);
+    float part[32];
+    for (int i = lo; i < hi; i++) {
+        const char *row = (const char *)W + (size_t)i * rb;
+        double s = 0.0;
+        for (int j0 = 0; j0 < k; j0 += 32) {
+            int n = k - j0 < 32 ? k - j0 : 32;
+            op_w_to_f32(row + op_wtype_row_bytes(t, j0), t, part, (size_t)n);
+            for (int j = 0; j < n; j++)
+                s += (double)part[j] * x[j0 + j];
+        }
+        y[i] = (float)s;
+    }
 }
 
 void op_gemv_w_ref(const void *W, op_wtype t, const float *x, float *y, int m, int k)
 {
-    size_t es = op_wtype_size(t);
-    for (int i = 0; i < m; i++) {
-        const char *row = (const char *)W + (size_t)i * k * es;
-        double s = 0.0;
-        for (int j = 0; j < k; j++)
-            s += (double)w_at(row, t, (size_t)j) * x[j];
-        y[i] = (float)s;
-    }
+    gemv_exact_rows(W, t, x, y, k, 0, m);
 }
 
 /* ---- GEMV: fast 16-bit rows ------------------------------------------------------------- */
@@ -442,9 +492,30 @@ static void gemv16_range(const uint16_t *W, int f16, const float *x, float *y, i
         gemv16_rows_portable(W + (size_t)i * k, f16, x, y + i, 1, k);
 }
 
+/* A block-type GEMV: x quantised into this worker's stack, then quant.h's
+ * native rows. */
+static void gemv_block_part(const void *W, op_wtype t, const float *x, float *y, int m, int k,
+                            int worker, int n_workers)
+{
+    op_qtype q = (op_qtype)op_wtype_qtype(t);
+    if (k > OP_W_QMAX_K) {
+        int lo, hi;
+        op_gemv_rows(m, worker, n_workers, &lo, &hi);
+        gemv_exact_rows(W, t, x, y, k, lo, hi);
+        return;
+    }
+    _Alignas(64) char xq[OP_W_QMAX_K / 32 * 48];
+    op_gemv_q_prepare(q, x, k, xq);
+    op_gemv_q_part_prepared(q, W, xq, y, m, k, worker, n_workers);
+}
+
 void op_gemv_w_part(const void *W, op_wtype t, const float *x, float *y, int m, int k,
                     int worker, int n_workers)
 {
+    if (is_block(t)) {
+        gemv_block_part(W, t, x, y, m, k, worker, n_workers);
+        return;
+    }
     if (t != OP_W_BF16 && t != OP_W_F16) {
         op_gemv_part(W, x, y, m, k, worker, n_workers);
         return;

@@ -525,7 +525,9 @@ int op_gemv_q_ref(op_qtype t, const void *W, const float *x, float *y, int m, in
 
 /* The prepared x: nb = k / 32 blocks.
  *   float   dx[nb]   scale of block b
- *   float   sx[nb]   fp32 sum of block b's x (in order)
+ *   float   sx[nb]   d_x x (sum of block b's quants): the block's x as the
+ *                    quants represent it, for Q4_1's offset term (ggml's
+ *                    block_q8_1 "s")
  *   int32_t sq[nb]   sum of block b's quants
  *   int8_t  q[k]     quants
  * then padding to a multiple of 64 bytes. */
@@ -581,11 +583,9 @@ static void prepare_x(const float *x, int k, void *xq)
     int8_t *q = (int8_t *)(p + 12 * nb);
     for (size_t b = 0; b < nb; b++) {
         const float *xb = x + b * QK;
-        float amax = 0.0f, s = 0.0f;
-        for (int j = 0; j < QK; j++) {
+        float amax = 0.0f;
+        for (int j = 0; j < QK; j++)
             amax = fmaxf(amax, fabsf(xb[j]));
-            s += xb[j];
-        }
         float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
         int32_t si = 0;
         for (int j = 0; j < QK; j++) {
@@ -595,7 +595,7 @@ static void prepare_x(const float *x, int k, void *xq)
             si += v;
         }
         dx[b] = d;
-        sx[b] = s;
+        sx[b] = d * (float)si;
         sq[b] = si;
     }
 }
@@ -860,9 +860,9 @@ double op_gemv_q_bound(op_qtype t, const void *wrow, const float *x, int k, floa
         float amax = 0.0f;
         for (int j = 0; j < QK; j++)
             amax = fmaxf(amax, fabsf(x[b * QK + j]));
-        double m = t == OP_Q_Q4_1 ? f16_at(w + 2) : 0.0, sw = 0.0;
+        double sw = 0.0;
         for (int j = 0; j < QK; j++) {
-            sw += fabs((double)tmp[b * QK + j] - m);
+            sw += fabs((double)tmp[b * QK + j]);
             mag += fabs((double)tmp[b * QK + j] * x[b * QK + j]);
         }
         bound += (double)(amax / 127.0f) / 2.0 * sw;

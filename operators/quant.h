@@ -34,7 +34,9 @@
  *                          nearest, |x_j - q_j d_x| <= d_x / 2), then each
  *                          block's integer dot product (exact in int32) is
  *                          scaled by d_w d_x and summed in fp32; Q4_1 adds
- *                          m_w x sum of the block's (unquantised) x.
+ *                          m_w d_x (sum of the block's quants), as ggml
+ *                          does, so every type computes the dot product of
+ *                          the exactly dequantised row with the quantised x.
  *                          Kernels: AVX-512 VNNI+BW (two blocks per 512-bit
  *                          vpdpbusd: Q4_1's nibbles are unsigned as they
  *                          are; signed weights as |w| with x negated where
@@ -48,10 +50,13 @@
  *
  * Numerics of the native path.  Against the reference (exact dequantised W,
  * fp32 x), row i differs by the x-quantisation error plus fp32 rounding:
- *     |y_i - ref_i| <= sum_b (d_x,b / 2) sum_{j in b} |w~_ij| + 1e-4 sum_j |w_ij x_j|
- * where w~ = w for Q8_0 / Q4_0 and w~ = q d (w without its offset m) for Q4_1;
+ *     |y_i - ref_i| <= sum_b (d_x,b / 2) sum_{j in b} |w_ij| + 1e-4 sum_j |w_ij x_j|
+ * with w the dequantised weight, Q4_1's offset included (taking the offset
+ * term from the quantised x as well, rather than from the exact sum of x,
+ * keeps the coefficients of the x errors centred on zero instead of all >= 0,
+ * which made the model-level error several times larger);
  * op_gemv_q_bound computes it.  Each x_j moves by at most max|x_b| / 254,
- * so the first term is at most sum_j |w~_j| max|x| / 254 (0.4 % of that
+ * so the first term is at most sum_j |w_j| max|x| / 254 (0.4 % of that
  * worst case); the actual error is far smaller (signs are random).  This is
  * the tolerance the tests and the registry entries check, row by row.  The
  * dequant path is within gemm.h's tolerance, 1e-4 sum |w x|.
@@ -179,7 +184,7 @@ int op_gemv_q_dequant_part(op_qtype t, const void *W /* (m, k) as t */, const fl
                            int n_workers);
 
 /* The native path's error bound for one row (see the header comment):
- * sum_b (d_x,b / 2) sum_{j in b} |w~_j| + 1e-4 sum_j |w_j x_j| (+1e-30), with
+ * sum_b (d_x,b / 2) sum_{j in b} |w_j| + 1e-4 sum_j |w_j x_j| (+1e-30), with
  * d_x,b computed from x exactly as op_gemv_q_prepare does.  tmp: k floats.
  * Returns -1.0 when t is not native or k is bad. */
 double op_gemv_q_bound(op_qtype t, const void *wrow /* (k) as t */, const float *x /* (k) */,

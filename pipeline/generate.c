@@ -24,15 +24,17 @@
 
 static const char generate_usage[] =
     "usage: ctxbench generate --model FILE.gguf|NAME (--prompt TEXT | --prompt-file FILE)\n"
-    "                         [--chat] [--max-tokens N] [--threads N] [--wtype f32|bf16|f16]\n"
+    "                         [--chat] [--max-tokens N] [--threads N] [--wtype W]\n"
     "                         [--temperature T] [--top-k K] [--top-p P] [--seed S]\n"
     "\n"
     "Runs a GGUF checkpoint on a prompt and prints the continuation, then (on stderr)\n"
     "the measured prefill and decode rates.  NAME is a model of models/manifest.json\n"
     "fetched into the cache (make fetch MODELS=NAME).  --chat applies the model's chat\n"
     "template (a user message, then the assistant's turn).  Greedy unless --temperature\n"
-    "> 0 (then seeded: the same --seed gives the same text).  The weights are\n"
-    "dequantised into --wtype storage (default f32).\n";
+    "> 0 (then seeded: the same --seed gives the same text).  --wtype native\n"
+    "(default) keeps the matrices as the file stores them (Q4_1 layers stream their\n"
+    "4-bit bytes through the int8 x int4 GEMV); f32, bf16, f16, q8_0, q4_0 or q4_1\n"
+    "converts every matrix to that type.\n";
 
 typedef struct gen_opts {
     const char *model, *prompt, *prompt_file, *wtype;
@@ -76,8 +78,9 @@ static int gen_parse(int argc, char **argv, gen_opts *o)
         return cli_error("generate: --model and one of --prompt or --prompt-file are required");
     if (o->max_tokens < 1 || o->max_tokens > 1 << 20 || o->threads < 1)
         return cli_error("generate: --max-tokens and --threads must be positive");
-    if (op_wtype_parse(o->wtype) < 0)
-        return cli_error("generate: --wtype %s is not f32, bf16 or f16", o->wtype);
+    if (strcmp(o->wtype, "native") != 0 && op_wtype_parse(o->wtype) < 0)
+        return cli_error("generate: --wtype %s is not native, f32, bf16, f16, q8_0, q4_0 or "
+                         "q4_1", o->wtype);
     return 0;
 }
 
@@ -162,9 +165,11 @@ static int gen_run(lm *model, const tokenizer *tok, pool *p, const pool_part *pa
     fflush(stdout);
     fprintf(stderr,
             "generate: prompt %zu tokens, prefill %.3f s (%.1f tok/s, measured); %d tokens "
-            "generated in %.3f s (%.1f tok/s, measured), %d thread%s\n",
+            "generated in %.3f s (%.1f tok/s, measured), %d thread%s, weights %s "
+            "(embedding %s)\n",
             n, pre, (double)n / pre, produced, dec, produced > 0 ? produced / dec : 0.0,
-            part->n, part->n == 1 ? "" : "s");
+            part->n, part->n == 1 ? "" : "s", op_wtype_name(lm_config(model)->wtype),
+            op_wtype_name(lm_config(model)->emb_wtype));
     rc = 0;
 done:
     free(logits), free(scratch), free(toks);
@@ -175,7 +180,7 @@ int cmd_generate(int argc, char **argv)
 {
     if (cli_wants_help(argc, argv, generate_usage))
         return 0;
-    gen_opts o = {.max_tokens = 64, .threads = 1, .wtype = "f32"};
+    gen_opts o = {.max_tokens = 64, .threads = 1, .wtype = "native"};
     if (gen_parse(argc, argv, &o) != 0)
         return 1;
     cb_err err = {{0}};
@@ -201,7 +206,9 @@ int cmd_generate(int argc, char **argv)
         goto done;
     }
     int ctx = (int)n + o.max_tokens;
-    if (gguf_model_load_from(f, (op_wtype)op_wtype_parse(o.wtype), ctx, &cfg, &w, &err) != 0 ||
+    op_wtype wt, emb_wt;
+    if (gguf_model_storage_named(f, o.wtype, &wt, &emb_wt, &err) != 0 ||
+        gguf_model_load_from(f, wt, emb_wt, ctx, &cfg, &w, &err) != 0 ||
         lm_create(&cfg, &w, (int)n, &model, &err) != 0 ||
         stage_machine_open(&m, NULL, 1, &err) != 0 ||
         pool_part_first(m.pool, o.threads, &part, &err) != 0 ||

@@ -82,7 +82,7 @@ static model_config variant(int v)
         c = model_config_tiny();
         break;
     }
-    c.wtype = OP_W_BF16;
+    model_set_wtype(&c, OP_W_BF16);
     c.max_context = MAX_CTX;
     return c;
 }

@@ -70,7 +70,7 @@ static model_config variant(int v)
         if (v == V_LLAMA_BIAS)
             c.qkv_bias = 1;
     }
-    c.wtype = OP_W_F32;
+    model_set_wtype(&c, OP_W_F32);
     c.max_context = MAX_CTX;
     return c;
 }
@@ -204,6 +204,7 @@ typedef struct spoil {
     int groups;                /* mamba2 ssm.group_count, 0 = 1 */
     int positive_a;            /* store +exp(A_log) */
     const char *rope_type;     /* llama.rope.scaling.type */
+    const char *f32_tensor;    /* keep this matrix F32 in a Q8_0 file */
 } spoil;
 
 /* The kvs of config c for arch a. */
@@ -312,7 +313,7 @@ static void *encode(wt *t, int q8, const spoil *sp, uint32_t *type, uint64_t *nb
         *type = GGUF_T_I32;
         return f;
     }
-    if (!(q8 && t->matrix && k % 32 == 0))
+    if (!(q8 && t->matrix && k % 32 == 0) || (sp->f32_tensor && !strcmp(sp->f32_tensor, t->name)))
         return f;
     size_t rb = op_qtype_row_bytes(OP_Q_Q8_0, k);
     char *q = malloc((size_t)rows * rb);
@@ -464,7 +465,7 @@ static void round_trip(void **state, int v, int q8)
     tmp_path(path);
     spoil none = {0};
     write_model(path, v, &c, &mem, q8, &none);
-    int rc = gguf_model_load(path, OP_W_F32, MAX_CTX, &got, &loaded, &err);
+    int rc = gguf_model_load(path, OP_W_F32, OP_W_F32, MAX_CTX, &got, &loaded, &err);
     unlink(path);
     if (rc != 0)
         fail_msg("gguf_model_load: %s", err.msg);
@@ -509,7 +510,7 @@ static void test_10_permutation_undone(void **state)
     const gguf_tensor *t = gguf_find_tensor(f, "blk.1.attn_k.weight");
     assert_non_null(t);
     size_t bytes = (size_t)c.n_kv_heads * (size_t)c.head_dim * (size_t)c.d_model * 4;
-    assert_int_equal(gguf_model_load_from(f, OP_W_F32, MAX_CTX, &got, &loaded, &err), 0);
+    assert_int_equal(gguf_model_load_from(f, OP_W_F32, OP_W_F32, MAX_CTX, &got, &loaded, &err), 0);
     assert_memory_equal(loaded.tf.layers[1].wk, mem.tf.layers[1].wk, bytes);
     assert_memory_not_equal(gguf_tensor_data(f, t), mem.tf.layers[1].wk, bytes);
     gguf_close(f);
@@ -530,7 +531,7 @@ static void test_11_bf16_storage(void **state)
     tmp_path(path);
     spoil none = {0};
     write_model(path, V_QWEN, &c, &mem, 0, &none);
-    assert_int_equal(gguf_model_load(path, OP_W_BF16, MAX_CTX, &got, &loaded, &err), 0);
+    assert_int_equal(gguf_model_load(path, OP_W_BF16, OP_W_BF16, MAX_CTX, &got, &loaded, &err), 0);
     unlink(path);
     assert_int_equal(got.wtype, OP_W_BF16);
     size_t n = (size_t)c.ffn_dim * (size_t)c.d_model;
@@ -559,7 +560,7 @@ static void expect_refused(int v, spoil sp, const char *name1, const char *name2
     tmp_path(path);
     write_model(path, v, &c, &mem, 0, &sp);
     memset(&loaded, 0xab, sizeof loaded);
-    int rc = gguf_model_load(path, OP_W_F32, MAX_CTX, &got, &loaded, &err);
+    int rc = gguf_model_load(path, OP_W_F32, OP_W_F32, MAX_CTX, &got, &loaded, &err);
     unlink(path);
     lm_weights_free(&mem);
     assert_int_equal(rc, -1);
@@ -627,6 +628,78 @@ static void test_17_what_the_model_cannot_run(void **s)
     expect_refused(V_LLAMA, (spoil){.rope_type = "yarn"}, "llama.rope.scaling.type", "yarn");
 }
 
+/* The reference forward's logits of N_TOK tokens (ctx: max context). */
+static float *forward_ref(const model_config *c, lm_weights *w, const int *toks)
+{
+    cb_err err = {{0}};
+    lm *m = NULL;
+    if (lm_create(c, w, N_TOK, &m, &err) != 0)
+        fail_msg("lm_create: %s", err.msg);
+    float *out = malloc((size_t)N_TOK * (size_t)c->vocab * sizeof *out);
+    assert_non_null(out);
+    if (lm_forward_ref(m, toks, N_TOK, out, &err) != 0)
+        fail_msg("lm_forward_ref: %s", err.msg);
+    lm_free(m);
+    return out;
+}
+
+/* wtype native keeps a Q8_0 file's matrices as the file holds them: rows
+ * copied byte for byte (the Q/K rows only moved back to their unpermuted
+ * places), the same model as the file loaded as f32 (the reference forwards,
+ * which dequantise exactly, agree); a file whose matrices mix types, or a
+ * storage name no type has, is refused naming it. */
+static void test_18_native_storage(void **state)
+{
+    (void)state;
+    model_config c = variant(V_LLAMA), nat, f32c;
+    lm_weights mem, wn, wf;
+    char path[64];
+    cb_err err = {{0}};
+    synth(&c, &mem);
+    tmp_path(path);
+    spoil none = {0};
+    write_model(path, V_LLAMA, &c, &mem, 1, &none);
+    lm_weights_free(&mem);
+    gguf_file *f = gguf_open(path, &err);
+    assert_non_null(f);
+    op_wtype lt, emb;
+    assert_int_equal(gguf_model_storage_named(f, "native", &lt, &emb, &err), 0);
+    assert_int_equal(lt, OP_W_Q8_0);
+    assert_int_equal(emb, OP_W_Q8_0);
+    assert_int_equal(gguf_model_load_from(f, lt, emb, MAX_CTX, &nat, &wn, &err), 0);
+    assert_int_equal(gguf_model_load_from(f, OP_W_F32, OP_W_F32, MAX_CTX, &f32c, &wf, &err), 0);
+    const gguf_tensor *tk = gguf_find_tensor(f, "blk.1.attn_k.weight");
+    const gguf_tensor *td = gguf_find_tensor(f, "blk.0.ffn_down.weight");
+    const gguf_tensor *te = gguf_find_tensor(f, "token_embd.weight");
+    size_t rb = op_qtype_row_bytes(OP_Q_Q8_0, c.d_model);
+    for (int64_t x = 0; x < tk->ne[1]; x++)
+        assert_memory_equal((const char *)wn.tf.layers[1].wk + (size_t)x * rb,
+                            (const char *)gguf_tensor_data(f, tk) + permuted(x, c.head_dim) * rb,
+                            rb);
+    assert_memory_equal(wn.tf.layers[0].w_down, gguf_tensor_data(f, td), td->nbytes);
+    assert_memory_equal(wn.tf.tok_emb, gguf_tensor_data(f, te), te->nbytes);
+    int toks[N_TOK];
+    tsup_tokens(toks, N_TOK, c.vocab, 7);
+    float *a = forward_ref(&nat, &wn, toks), *b = forward_ref(&f32c, &wf, toks);
+    tsup_check_logits("native against f32", a, b, N_TOK * c.vocab, 1e-6);
+    free(a);
+    free(b);
+    assert_int_equal(gguf_model_storage_named(f, "q5_k", &lt, &emb, &err), -1);
+    assert_non_null(strstr(err.msg, "q5_k"));
+    gguf_close(f);
+    synth(&c, &mem);
+    write_model(path, V_LLAMA, &c, &mem, 1, &(spoil){.f32_tensor = "blk.1.ffn_up.weight"});
+    lm_weights_free(&mem);
+    f = gguf_open(path, &err);
+    assert_non_null(f);
+    assert_int_equal(gguf_model_native_storage(f, &lt, &emb, &err), -1);
+    if (!strstr(err.msg, "blk.1.ffn_up.weight") || !strstr(err.msg, "F32"))
+        fail_msg("the mixed-type error does not name the tensor and its type: %s", err.msg);
+    print_message("  refused: %s\n", err.msg);
+    gguf_close(f);
+    unlink(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -647,6 +720,7 @@ int main(void)
         cmocka_unit_test(test_15_undequantisable_type),
         cmocka_unit_test(test_16_missing_key),
         cmocka_unit_test(test_17_what_the_model_cannot_run),
+        cmocka_unit_test(test_18_native_storage),
     };
     return cmocka_run_group_tests(tests, tsup_live_setup, tsup_live_teardown);
 }

@@ -176,7 +176,7 @@ static void test_02_param_counts(void **state)
         size_t p = (size_t)lm_param_count(&c), b = lm_weight_bytes(&c);
         if (!(b >= 4 * p && b < 4 * p + 64 * (size_t)(12 * c.n_layers + 4)))
             fail_msg("%s: %zu weight bytes for %zu parameters", tiny_names[i], b, p);
-        c.wtype = OP_W_BF16;
+        model_set_wtype(&c, OP_W_BF16);
         assert_true(lm_weight_bytes(&c) < b);
     }
 }
@@ -486,6 +486,66 @@ static void test_10_bad_input(void **state)
     lm_free(m);
 }
 
+/* ---- block-type storage (Q8_0, Q4_0, Q4_1) ----------------------------------------- */
+
+/* The worst |a - b| over n logits relative to max |b| (+1e-3). */
+static double rel_worst(const float *a, const float *b, size_t n)
+{
+    double worst = 0, mag = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - b[i]);
+        worst = isnan(d) || d > worst ? (isnan(d) ? INFINITY : d) : worst;
+        mag = fmax(mag, fabs(b[i]));
+    }
+    return worst / (mag + 1e-3);
+}
+
+/* Every architecture whose tiny shape holds whole blocks runs with its
+ * matrices stored as each block type (and with a Q8_0 embedding beside Q4_1
+ * layers, as GGUF files are): prefill and decode stay within 10% of max
+ * |logit| of the reference forward on the same stored weights (the native
+ * GEMVs quantise x to int8 per block; a wiring mistake moves the logits by
+ * their own size), and the weights take fewer bytes than bf16.  Tiny Mamba-1
+ * (dt_rank 4) is refused, naming dt_rank. */
+static void test_11_block_storage(void **state)
+{
+    tsup_live *l = *state;
+    cb_err err = {{0}};
+    pool_part part;
+    tsup_part_first(l, 2, &part);
+    static const op_wtype layer_t[] = {OP_W_Q8_0, OP_W_Q4_0, OP_W_Q4_1, OP_W_Q4_1};
+    static const op_wtype emb_t[] = {OP_W_Q8_0, OP_W_Q4_0, OP_W_Q4_1, OP_W_Q8_0};
+    enum { N = 12 };
+    int toks[N];
+    static float ref[N * VOCAB_TINY], fast[N * VOCAB_TINY], step[VOCAB_TINY];
+    for (int a = 0; a < N_TINY; a++) {
+        for (int k = 0; k < 4; k++) {
+            model_config c = tiny_config(a), b16 = c;
+            c.wtype = layer_t[k];
+            c.emb_wtype = emb_t[k];
+            model_set_wtype(&b16, OP_W_BF16);
+            if (c.arch == MODEL_ARCH_MAMBA1) {
+                assert_int_equal(model_config_check(&c, &err), -1);
+                assert_non_null(strstr(err.msg, "dt_rank"));
+                continue;
+            }
+            assert_true(lm_weight_bytes(&c) < lm_weight_bytes(&b16));
+            lm *m = make_lm(&c, SEED + a);
+            tsup_tokens(toks, N, c.vocab, 30 + a);
+            assert_int_equal(lm_forward_ref(m, toks, N, ref, &err), 0);
+            assert_int_equal(lm_prefill(m, l->p, &part, toks, N, NULL, fast, &err), 0);
+            double pre = rel_worst(fast, ref, (size_t)N * c.vocab);
+            assert_int_equal(lm_prefill(m, l->p, &part, toks, N - 1, NULL, NULL, &err), 0);
+            assert_int_equal(lm_decode(m, l->p, &part, toks[N - 1], step, &err), 0);
+            double dec = rel_worst(step, ref + (size_t)(N - 1) * c.vocab, (size_t)c.vocab);
+            if (!(pre <= 0.1 && dec <= 0.1))
+                fail_msg("%s %s/%s: prefill %.3g, decode %.3g of max |logit|", tiny_names[a],
+                         op_wtype_name(c.wtype), op_wtype_name(c.emb_wtype), pre, dec);
+            lm_free(m);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -499,6 +559,7 @@ int main(void)
         cmocka_unit_test(test_08_memory),
         cmocka_unit_test(test_09_timing),
         cmocka_unit_test(test_10_bad_input),
+        cmocka_unit_test(test_11_block_storage),
     };
     return cmocka_run_group_tests(tests, tsup_live_setup, tsup_live_teardown);
 }

@@ -20,6 +20,7 @@
 
 #include "operators/gemm.h"
 #include "operators/lowp.h"
+#include "operators/quant.h"
 
 #define TOL 1e-4
 
@@ -62,7 +63,7 @@ static void *random_w(op_wtype t, int m, int k, float **wf)
 {
     size_t n = (size_t)m * k;
     float *f = xmalloc(n * sizeof(float));
-    void *w = xmalloc(n * op_wtype_size(t));
+    void *w = xmalloc((size_t)m * op_wtype_row_bytes(t, k));
     for (size_t i = 0; i < n; i++)
         f[i] = next_unit();
     op_f32_to_w(f, t, w, n);
@@ -442,6 +443,141 @@ static void test_12_gemm_f32_is_op_gemm_part(void **state)
     free(D);
 }
 
+/* ---- block types (Q8_0, Q4_0, Q4_1) ------------------------------------------------------ */
+
+static const op_wtype block_types[] = {OP_W_Q8_0, OP_W_Q4_0, OP_W_Q4_1};
+
+static void test_13_block_type_names_and_sizes(void **state)
+{
+    (void)state;
+    static const char *const names[] = {"q8_0", "q4_0", "q4_1"};
+    static const size_t block_bytes[] = {34, 18, 20};
+    static const int qtypes[] = {OP_Q_Q8_0, OP_Q_Q4_0, OP_Q_Q4_1};
+    for (int i = 0; i < 3; i++) {
+        op_wtype t = block_types[i];
+        assert_string_equal(op_wtype_name(t), names[i]);
+        assert_int_equal(op_wtype_parse(names[i]), t);
+        assert_int_equal(op_wtype_size(t), 0);
+        assert_int_equal(op_wtype_block(t), 32);
+        assert_int_equal(op_wtype_qtype(t), qtypes[i]);
+        assert_int_equal(op_wtype_row_bytes(t, 96), 3 * block_bytes[i]);
+        assert_int_equal(op_wtype_row_bytes(t, 40), 0); /* not whole blocks */
+        assert_true(op_gemv_w_bytes(8, 64, t) == 8.0 * 2 * block_bytes[i] + 4.0 * 72);
+    }
+    assert_int_equal(op_wtype_block(OP_W_BF16), 1);
+    assert_int_equal(op_wtype_row_bytes(OP_W_BF16, 3), 6);
+    assert_int_equal(op_wtype_qtype(OP_W_F16), OP_Q_F16);
+    assert_int_equal(op_wtype_block((op_wtype)9), 0);
+    assert_int_equal(op_wtype_qtype((op_wtype)9), -1);
+}
+
+/* The bulk conversions of a block type are quant.h's row functions. */
+static void test_14_block_conversions_are_ggml_rows(void **state)
+{
+    (void)state;
+    enum { N = 32 * 7 };
+    float src[N], a[N], b[N];
+    unsigned char w[N * 2], v[N * 2];
+    for (int i = 0; i < N; i++)
+        src[i] = 3.0f * next_unit();
+    for (int i = 0; i < 3; i++) {
+        op_wtype t = block_types[i];
+        op_qtype q = (op_qtype)op_wtype_qtype(t);
+        op_f32_to_w(src, t, w, N);
+        assert_int_equal(op_quant_row_ref(q, src, v, N), 0);
+        assert_memory_equal(w, v, op_wtype_row_bytes(t, N));
+        op_w_to_f32(w, t, a, N);
+        assert_int_equal(op_dequant_row(q, w, b, N), 0);
+        assert_memory_equal(a, b, sizeof a);
+    }
+}
+
+/* y over n_workers slices equals quant.h's native GEMV bit for bit, and is
+ * within op_gemv_q_bound of the exact reference, which is op_gemv_q_ref. */
+static void check_block_gemv(op_wtype t, int m, int k)
+{
+    op_qtype q = (op_qtype)op_wtype_qtype(t);
+    float *wf, *x = xmalloc((size_t)k * sizeof(float)), *tmp = xmalloc((size_t)k * sizeof(float));
+    for (int j = 0; j < k; j++)
+        x[j] = next_unit();
+    void *w = random_w(t, m, k, &wf);
+    float *ref = xmalloc((size_t)m * sizeof(float)), *qref = xmalloc((size_t)m * sizeof(float));
+    float *y = xmalloc((size_t)m * sizeof(float)), *native = xmalloc((size_t)m * sizeof(float));
+    op_gemv_w_ref(w, t, x, ref, m, k);
+    assert_int_equal(op_gemv_q_ref(q, w, x, qref, m, k, tmp), 0);
+    assert_memory_equal(ref, qref, (size_t)m * sizeof(float));
+    void *xq = xmalloc(op_gemv_q_scratch_bytes(q, k));
+    int native_ok = k <= OP_W_QMAX_K;
+    if (native_ok) {
+        assert_int_equal(op_gemv_q_prepare(q, x, k, xq), 0);
+        assert_int_equal(op_gemv_q_part_prepared(q, w, xq, native, m, k, 0, 1), 0);
+    }
+    size_t rb = op_wtype_row_bytes(t, k);
+    for (int nw = 1; nw <= 3; nw++) {
+        gemv_slices(w, t, x, y, m, k, nw);
+        if (native_ok)
+            assert_memory_equal(y, native, (size_t)m * sizeof(float));
+        for (int i = 0; i < m; i++) {
+            double bound = op_gemv_q_bound(q, (const char *)w + (size_t)i * rb, x, k, tmp);
+            if (!(fabs((double)y[i] - ref[i]) <= bound))
+                fail_msg("%s m=%d k=%d workers=%d: y[%d] = %.9g, reference %.9g, bound %.3g",
+                         op_wtype_name(t), m, k, nw, i, y[i], ref[i], bound);
+        }
+    }
+    free(wf);
+    free(w);
+    free(x);
+    free(tmp);
+    free(ref);
+    free(qref);
+    free(y);
+    free(native);
+    free(xq);
+}
+
+static void test_15_block_gemv_is_native_and_within_bound(void **state)
+{
+    (void)state;
+    static const int ms[] = {1, 5, 67}, ks[] = {32, 96, 576};
+    for (int i = 0; i < 3; i++)
+        for (size_t a = 0; a < 3; a++)
+            for (size_t b = 0; b < 3; b++)
+                check_block_gemv(block_types[i], ms[a], ks[b]);
+    /* Beyond the stack's limit: the exact fallback, still within the bound. */
+    check_block_gemv(OP_W_Q4_1, 3, OP_W_QMAX_K + 64);
+}
+
+/* A block-type GEMM packs exactly dequantised panels: the result equals the
+ * fp32 GEMM of the dequantised matrix bit for bit, for any worker count,
+ * including k that crosses the KC block. */
+static void test_16_block_gemm_is_fp32_gemm_of_dequantised(void **state)
+{
+    (void)state;
+    static const int ms[] = {1, 13, 70}, ns[] = {1, 33}, ks[] = {32, 288, 544};
+    for (int i = 0; i < 3; i++)
+        for (size_t a = 0; a < 3; a++)
+            for (size_t b = 0; b < 2; b++)
+                for (size_t c = 0; c < 3; c++) {
+                    int m = ms[a], n = ns[b], k = ks[c];
+                    float *Af, *B = xmalloc((size_t)k * n * sizeof(float));
+                    for (size_t j = 0; j < (size_t)k * n; j++)
+                        B[j] = next_unit();
+                    void *A = random_w(block_types[i], m, k, &Af);
+                    float *C = xmalloc((size_t)m * n * sizeof(float));
+                    float *D = xmalloc((size_t)m * n * sizeof(float));
+                    for (int nw = 1; nw <= 3; nw++) {
+                        gemm_slices(A, block_types[i], B, C, m, n, k, nw);
+                        gemm_slices(Af, OP_W_F32, B, D, m, n, k, nw);
+                        assert_memory_equal(C, D, (size_t)m * n * sizeof(float));
+                    }
+                    free(Af);
+                    free(A);
+                    free(B);
+                    free(C);
+                    free(D);
+                }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -457,6 +593,10 @@ int main(void)
         cmocka_unit_test(test_10_gemv_f32_is_op_gemv_part),
         cmocka_unit_test(test_11_gemm_matches_reference_for_any_workers),
         cmocka_unit_test(test_12_gemm_f32_is_op_gemm_part),
+        cmocka_unit_test(test_13_block_type_names_and_sizes),
+        cmocka_unit_test(test_14_block_conversions_are_ggml_rows),
+        cmocka_unit_test(test_15_block_gemv_is_native_and_within_bound),
+        cmocka_unit_test(test_16_block_gemm_is_fp32_gemm_of_dequantised),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -485,7 +485,7 @@ static void test_08_bf16_weights(void **state)
     double worst_ref = 0, worst_f32 = 0;
     for (int v = 0; v < N_VARIANTS; v++) {
         model_config c = variant(v), cf = c;
-        c.wtype = OP_W_BF16;
+        model_set_wtype(&c, OP_W_BF16);
         m2_weights wb, wf;
         assert_int_equal(synth_mamba2(&c, SEED + 9, &wb, &err), 0);
         assert_int_equal(m2_weights_alloc(&cf, &wf, &err), 0);
