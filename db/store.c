@@ -1427,6 +1427,25 @@ cleanup:
     return out;
 }
 
+json_t *store_run_results_json(store *s, const char *uuid, cb_err *err)
+{
+    int64_t run_id = 0;
+    json_t *run = NULL;
+    if (store_read_begin(s, err) != 0)
+        return NULL;
+    if (store_run_find(s, uuid, &run_id, err) == 0)
+        run = store_run_object(s, run_id, 1, err);
+    store_read_end(s);
+    const char *status = json_string_value(json_object_get(run, "status"));
+    if (run && status && strcmp(status, "running") == 0) {
+        cb_fail(err, "%s: run %s: still running (its results are not complete yet)", s->path,
+                json_string_value(json_object_get(run, "uuid")));
+        json_decref(run);
+        return NULL;
+    }
+    return run;
+}
+
 json_t *store_platform_json(store *s, int64_t platform_id, cb_err *err)
 {
     if (store_read_begin(s, err) != 0)

@@ -173,6 +173,16 @@ json_t *store_run_json(store *s, const char *uuid, cb_err *err);
  * experiment then platform.  Caller owns the reference. */
 json_t *store_latest_runs_json(store *s, const char *experiment, cb_err *err);
 
+/* One run as the results it stands for, in the store_latest_runs_json shape:
+ * its measurements are the newest of each point over its resumption chain
+ * (the runs of its identity that are not running and started no later than
+ * it) and "runs" names the runs they come from.  Unlike
+ * store_latest_runs_json, any run may be the anchor (for `compare`).  uuid
+ * may be a unique prefix.  NULL with err when the run is not found, the
+ * prefix is ambiguous, or the run is still running (it would be no part of
+ * its own chain).  Caller owns the reference. */
+json_t *store_run_results_json(store *s, const char *uuid, cb_err *err);
+
 /* A platform by id as a JSON object with its probe figures (the platform keys
  * above, plus topology_xml, null when never given).  Caller owns the reference. */
 json_t *store_platform_json(store *s, int64_t platform_id, cb_err *err);

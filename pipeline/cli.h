@@ -17,6 +17,7 @@ int cmd_report(int argc, char **argv);
 int cmd_archive(int argc, char **argv);
 int cmd_fetch(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
 
 /* Prints "ctxbench: <message>" to stderr and returns 1 (an exit code). */
 int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -25,10 +25,11 @@ static const command commands[] = {
     {"platform", cmd_platform, "describe this machine (or an hwloc XML), run the roofline probes"},
     {"run", cmd_run, "run an experiment file into the results database"},
     {"db", cmd_db, "list runs, show one, check the database"},
-    {"report", cmd_report, "render the results database as Markdown tables"},
+    {"report", cmd_report, "render the results database: Markdown, LaTeX, CSV and an HTML page with figures"},
     {"fetch", cmd_fetch, "fetch real checkpoints of the model manifest into the cache"},
     {"generate", cmd_generate, "run a GGUF checkpoint on a prompt and print the continuation"},
     {"archive", cmd_archive, "export runs to a result archive, import one"},
+    {"compare", cmd_compare, "compare two runs, revisions or platforms point by point"},
 };
 
 static void usage(FILE *out)

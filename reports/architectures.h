@@ -3,10 +3,9 @@
 #ifndef CTXBENCH_REPORTS_ARCHITECTURES_H
 #define CTXBENCH_REPORTS_ARCHITECTURES_H
 
-#include <stdio.h>
-
 #include <jansson.h>
 
+#include "reports/doc.h"
 #include "util/error.h"
 
 /* 1 if the group's measurements are a whole-model sweep (parameters with a
@@ -22,6 +21,6 @@ int report_is_models_sweep(const json_t *group);
  * when the group has several weight types or thread counts, decode weight
  * bandwidth and prefill FLOP rate against the platform's measured ceilings.
  * Returns 0, or -1 with err (out of memory). */
-int report_architectures_section(const json_t *group, FILE *out, cb_err *err);
+int report_architectures_section(const json_t *group, rdoc *doc, cb_err *err);
 
 #endif

@@ -1,10 +1,11 @@
 /* reports/format.c — what every report section shares: reading the store's
- * JSON, formatting times and numbers, and the roofline verdict of a
- * measurement (see format.h). */
+ * JSON, formatting times and numbers, the roofline verdict of a measurement,
+ * and the builders' allocation helpers (see format.h). */
 #include "reports/format.h"
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "reports/report.h"
@@ -45,20 +46,43 @@ void report_value(double v, const char *fmt, char *buf, size_t cap)
         snprintf(buf, cap, fmt, v);
 }
 
-/* The roofline verdict of one measurement: bound class and percent of the
- * attainable performance min(peak, AI x bandwidth) at its thread count. */
-void report_bound(const json_t *platform, const json_t *m, char *bound, size_t bcap, char *pct,
-                      size_t pcap)
+/* The roofline verdict of one measurement: percent of the attainable
+ * performance min(peak, AI x bandwidth) at its thread count, and the bound. */
+double report_bound(const json_t *platform, const json_t *m, int *memory_bound)
 {
     double median = report_num(m, "median_s"), flops = report_num(m, "flops"), bytes = report_num(m, "bytes");
     report_roof roof = report_roof_for(platform, (int)json_integer_value(json_object_get(m, "threads")));
-    snprintf(bound, bcap, "–");
-    snprintf(pct, pcap, "–");
+    *memory_bound = -1;
     if (!(median > 0) || !(flops > 0) || !(bytes > 0) || !(roof.gbps > 0) || !(roof.gflops > 0))
-        return;
+        return NAN;
     double ai = flops / bytes, ridge = roof.gflops / roof.gbps;
     double attainable = ai < ridge ? ai * roof.gbps : roof.gflops;
-    snprintf(bound, bcap, "%s", ai < ridge ? "memory" : "compute");
-    snprintf(pct, pcap, "%.0f%%", 100.0 * (flops / median / 1e9) / attainable);
+    *memory_bound = ai < ridge;
+    return 100.0 * (flops / median / 1e9) / attainable;
 }
 
+char *report_dup(const char *s, int *oom)
+{
+    char *d = s ? strdup(s) : NULL;
+    if (s && !d)
+        *oom = 1;
+    return d;
+}
+
+char *report_vfmt(int *oom, const char *fmt, va_list ap)
+{
+    char *s = NULL;
+    if (vasprintf(&s, fmt, ap) < 0) {
+        *oom = 1;
+        return NULL;
+    }
+    return s;
+}
+
+void report_safe_id(char *id)
+{
+    for (char *c = id; c && *c; c++)
+        if (!(*c == '-' || *c == '_' || *c == '.' || (*c >= '0' && *c <= '9') ||
+              (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z')))
+            *c = '-';
+}

@@ -4,6 +4,7 @@
 #ifndef CTXBENCH_REPORTS_FORMAT_H
 #define CTXBENCH_REPORTS_FORMAT_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 #include <jansson.h>
@@ -21,10 +22,19 @@ void report_time(double s, char *buf, size_t cap);
 void report_value(double v, const char *fmt, char *buf, size_t cap);
 
 /* The roofline verdict of one measurement object (median_s, flops, bytes,
- * threads) on a platform object: "memory" or "compute" and the percent of the
- * attainable min(peak, AI x bandwidth) reached; "–" for both when a figure is
- * missing. */
-void report_bound(const json_t *platform, const json_t *m, char *bound, size_t bcap, char *pct,
-                  size_t pcap);
+ * threads) on a platform object: the percent of the attainable
+ * min(peak, AI x bandwidth) reached, with *memory_bound set to 1 (memory) or
+ * 0 (compute); NAN when a figure is missing (then *memory_bound is -1). */
+double report_bound(const json_t *platform, const json_t *m, int *memory_bound);
+
+/* Builders' allocation helpers: a heap copy of s (NULL stays NULL), or a
+ * formatted heap string; on failure NULL and *oom set to 1 (the builders
+ * latch it and report it once).  Caller frees. */
+char *report_dup(const char *s, int *oom);
+char *report_vfmt(int *oom, const char *fmt, va_list ap);
+
+/* Makes an id safe as a file-name stem: every character outside
+ * [A-Za-z0-9._-] becomes '-'.  NULL is a no-op. */
+void report_safe_id(char *id);
 
 #endif

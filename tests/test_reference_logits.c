@@ -126,6 +126,16 @@ static size_t our_ids(const json_t *p, int32_t *ids, size_t cap)
     return n;
 }
 
+/* Our token ids of prompt p as the model takes them (at most 512); their count. */
+static int prompt_tokens(const json_t *p, int ids[512])
+{
+    int32_t ids32[512];
+    int n = (int)our_ids(p, ids32, 512);
+    for (int k = 0; k < n; k++)
+        ids[k] = ids32[k];
+    return n;
+}
+
 static void test_01_token_ids_exact(void **state)
 {
     (void)state;
@@ -189,10 +199,7 @@ static void test_02_logits_within_tolerance(void **state)
     size_t i;
     const json_t *p;
     json_array_foreach(json_object_get(golden, "prompts"), i, p) {
-        int32_t ids32[512];
-        int ids[512], n = (int)our_ids(p, ids32, 512), vocab = (int)tok_n_vocab(tok);
-        for (int k = 0; k < n; k++)
-            ids[k] = ids32[k];
+        int ids[512], n = prompt_tokens(p, ids), vocab = (int)tok_n_vocab(tok);
         lm *m = load_model(n, 1);
         float *all = malloc((size_t)n * vocab * sizeof *all);
         cb_err err = {{0}};
@@ -227,11 +234,8 @@ static void test_03_greedy_tokens_equal(void **state)
     const json_t *p;
     json_array_foreach(json_object_get(golden, "prompts"), i, p) {
         const json_t *want = json_object_get(json_object_get(p, "greedy"), "ids");
-        int32_t ids32[512];
-        int ids[512], n = (int)our_ids(p, ids32, 512), vocab = (int)tok_n_vocab(tok);
+        int ids[512], n = prompt_tokens(p, ids), vocab = (int)tok_n_vocab(tok);
         int steps = (int)json_array_size(want);
-        for (int k = 0; k < n; k++)
-            ids[k] = ids32[k];
         lm *m = load_model(n, steps);
         float *logits = malloc((size_t)vocab * sizeof *logits);
         cb_err err = {{0}};
@@ -310,10 +314,7 @@ static void test_05_native_storage(void **state)
     size_t i;
     const json_t *p;
     json_array_foreach(json_object_get(golden, "prompts"), i, p) {
-        int32_t ids32[512];
-        int ids[512], n = (int)our_ids(p, ids32, 512), vocab = (int)tok_n_vocab(tok);
-        for (int k = 0; k < n; k++)
-            ids[k] = ids32[k];
+        int ids[512], n = prompt_tokens(p, ids), vocab = (int)tok_n_vocab(tok);
         const json_t *last = json_object_get(p, "last_logits");
         float *ref = malloc((size_t)vocab * sizeof *ref), *row = malloc((size_t)vocab * sizeof *row);
         for (int v = 0; v < vocab; v++)

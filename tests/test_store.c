@@ -1312,6 +1312,62 @@ static void test_17_import_round_trip(void **state)
     assert_int_equal(raw_int(dst, "SELECT count(*) FROM metric"), 3);
 }
 
+/* store_run_results_json: any run (not only the latest) as the results of its
+ * resumption chain, for `ctxbench compare`. */
+static void test_18_run_results_of_any_run(void **state)
+{
+    (void)state;
+    char path[256], a[CB_UUID_LEN], b[CB_UUID_LEN], d[CB_UUID_LEN];
+    cb_err err = {{0}};
+    plat_info p;
+    int64_t pid = 0, ra = 0, rb = 0, rd = 0;
+    store *s = open_ok(db_path(path, sizeof path, "results.db"));
+    fill_platform(&p, "fp-results", "Model R");
+    assert_int_equal(store_platform_put(s, &p, NULL, &pid, &err), 0);
+    store_run_info info = run_info(pid, "sweep", "rev-1");
+    /* A measures p1, p2 and is interrupted; B resumes with p3 and p2 again */
+    assert_int_equal(store_run_begin(s, &info, a, &ra, &err), 0);
+    put_point(s, ra, "p1", 0.001);
+    put_point(s, ra, "p2", 0.002);
+    assert_int_equal(store_run_end(s, ra, "interrupted", &err), 0);
+    assert_int_equal(store_run_begin(s, &info, b, &rb, &err), 0);
+    put_point(s, rb, "p3", 0.003);
+    put_point(s, rb, "p2", 0.004);
+    assert_int_equal(store_run_end(s, rb, "complete", &err), 0);
+
+    /* A, no longer the latest, stands for its own two points (B started later) */
+    json_t *ja = store_run_results_json(s, a, &err);
+    assert_non_null(ja);
+    assert_string_equal(jstr(ja, "uuid"), a);
+    assert_int_equal(json_array_size(json_object_get(ja, "measurements")), 2);
+    assert_int_equal(json_array_size(json_object_get(ja, "runs")), 1);
+    json_t *m = json_array_get(json_object_get(ja, "measurements"), 0);
+    assert_int_equal(json_array_size(json_object_get(m, "samples")), 3); /* raw samples come along */
+    json_decref(ja);
+
+    /* B, given by a prefix, carries A's p1 as well: 3 points from 2 runs */
+    char prefix[9];
+    memcpy(prefix, b, 8);
+    prefix[8] = '\0';
+    json_t *jb = store_run_results_json(s, prefix, &err);
+    assert_non_null(jb);
+    assert_string_equal(jstr(jb, "uuid"), b);
+    assert_int_equal(json_array_size(json_object_get(jb, "measurements")), 3);
+    assert_int_equal(json_array_size(json_object_get(jb, "runs")), 2);
+    json_decref(jb);
+
+    /* a running run is refused, naming it; an unknown one too */
+    assert_int_equal(store_run_begin(s, &info, d, &rd, &err), 0);
+    put_point(s, rd, "p1", 0.5);
+    assert_null(store_run_results_json(s, d, &err));
+    assert_non_null(strstr(err.msg, "still running"));
+    assert_non_null(strstr(err.msg, d));
+    assert_null(store_run_results_json(s, "ffffffff", &err));
+    assert_non_null(strstr(err.msg, "not found"));
+    assert_int_equal(store_run_end(s, rd, "complete", &err), 0);
+    store_close(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1332,6 +1388,7 @@ int main(void)
         cmocka_unit_test(test_15_json_readers),
         cmocka_unit_test(test_16_latest_spans_resumed_runs),
         cmocka_unit_test(test_17_import_round_trip),
+        cmocka_unit_test(test_18_run_results_of_any_run),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
